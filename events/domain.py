@@ -1,0 +1,221 @@
+"""Domain events and aggregates: what is stored, forever, in the event store.
+
+One `Toewijzing` aggregate per (gemeentecode, ToewijzingNummer) holds every version the
+gemeente sent (JW301) and the actual start/stop of care (JW305/JW307). One `Declaratie`
+aggregate per declaration message holds the declared lines (JW323) and the answer (JW325).
+Nothing personal is stored: the client is a keyed pseudonym, and names, addresses, birth
+dates and comments never leave the parser. Every event carries the Dagtekening of the
+message it came from (knowledge time) and its BerichtIdentificatie.
+
+Events are versioned with the library's `class_version`; a change to a stored event's
+attributes gets a new version and an `upcast_vN_vM` method, never an edit in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+_NAMESPACE = uuid5(NAMESPACE_URL, "https://jeugdstroom.nl/ids")
+
+
+def toewijzing_id(gemeentecode: str, toewijzingnummer: str) -> UUID:
+    return uuid5(_NAMESPACE, f"toewijzing:{gemeentecode}:{toewijzingnummer}")
+
+
+def declaratie_id(gemeentecode: str, aanbieder: str, identificatie: str, dagtekening: date) -> UUID:
+    """A declaration is known by the provider's BerichtIdentificatie, which the JW325 repeats."""
+    return uuid5(
+        _NAMESPACE, f"declaratie:{gemeentecode}:{aanbieder}:{identificatie}:{dagtekening}"
+    )
+
+
+@dataclass(frozen=True)
+class Declaratieregel:
+    """One Prestatie of a JW323 (or a rejected one in a JW325), without personal data."""
+
+    client: str
+    referentienummer: str
+    vorig_referentienummer: str | None
+    toewijzingnummer: str
+    categorie: str
+    code: str | None
+    begindatum: date
+    einddatum: date
+    geleverd_volume: int
+    eenheid: str
+    tarief: int | None
+    bedrag: int
+    retourcodes: tuple[str, ...]
+
+
+class Toewijzing(Aggregate):
+    """All that is known of one toewijzing: its versions and the actual start and stop of care."""
+
+    class Geregistreerd(Aggregate.Created):
+        gemeentecode: str
+        toewijzingnummer: str
+
+    class VersieOntvangen(Aggregate.Event):
+        """One ToegewezenProduct of a JW301: one version of this toewijzing."""
+
+        client: str
+        aanbieder: str
+        categorie: str | None
+        code: str | None
+        toegewezen_op: datetime  # Toewijzingsdatum + Toewijzingstijd: the version order
+        ingangsdatum: date
+        einddatum: date | None
+        reden_wijziging: str | None
+        volume: int | None
+        eenheid: str | None
+        frequentie: str | None
+        budget: int | None
+        dagtekening: date
+        bericht_identificatie: str
+
+        def apply(self, aggregate: Toewijzing) -> None:
+            aggregate.versies.append(self)
+
+    class ZorgGestart(Aggregate.Event):
+        """One StartProduct of a JW305."""
+
+        client: str
+        aanbieder: str
+        begindatum: date
+        status_aanlevering: str
+        dagtekening: date
+        bericht_identificatie: str
+
+        def apply(self, aggregate: Toewijzing) -> None:
+            aggregate.starts.append(self)
+
+    class ZorgGestopt(Aggregate.Event):
+        """One StopProduct of a JW307."""
+
+        client: str
+        aanbieder: str
+        begindatum: date
+        einddatum: date
+        reden_beeindiging: str
+        status_aanlevering: str
+        dagtekening: date
+        bericht_identificatie: str
+
+        def apply(self, aggregate: Toewijzing) -> None:
+            aggregate.stops.append(self)
+
+    def __init__(self, gemeentecode: str, toewijzingnummer: str) -> None:
+        self.gemeentecode = gemeentecode
+        self.toewijzingnummer = toewijzingnummer
+        self.versies: list[Toewijzing.VersieOntvangen] = []
+        self.starts: list[Toewijzing.ZorgGestart] = []
+        self.stops: list[Toewijzing.ZorgGestopt] = []
+
+    @classmethod
+    def registreer(cls, gemeentecode: str, toewijzingnummer: str) -> Toewijzing:
+        return cls._create(
+            cls.Geregistreerd,
+            id=toewijzing_id(gemeentecode, toewijzingnummer),
+            gemeentecode=gemeentecode,
+            toewijzingnummer=toewijzingnummer,
+        )
+
+    def ontvang_versie(self, **versie: object) -> None:
+        """Record a version unless the same content is already known from this date or earlier.
+
+        A resent JW301 adds nothing; an identical version seen with an earlier Dagtekening is
+        recorded, because it moves the knowledge time of that version forward. An older
+        version that arrives late is recorded too; which version counts is decided by the
+        version order in the projection, never by arrival.
+        """
+        if not _al_bekend(self.versies, versie):
+            self.trigger_event(self.VersieOntvangen, **versie)
+
+    def ontvang_start(self, **start: object) -> None:
+        if not _al_bekend(self.starts, start):
+            self.trigger_event(self.ZorgGestart, **start)
+
+    def ontvang_stop(self, **stop: object) -> None:
+        if not _al_bekend(self.stops, stop):
+            self.trigger_event(self.ZorgGestopt, **stop)
+
+
+_KENNIS = ("dagtekening", "bericht_identificatie")
+
+
+def _al_bekend(bekend: list, nieuw: dict[str, object]) -> bool:
+    inhoud = {k: v for k, v in nieuw.items() if k not in _KENNIS}
+    return any(
+        all(getattr(event, k) == v for k, v in inhoud.items())
+        and event.dagtekening <= nieuw["dagtekening"]
+        for event in bekend
+    )
+
+
+class Declaratie(Aggregate):
+    """A declaration (JW323) and the gemeente's answer to it (JW325)."""
+
+    class Geopend(Aggregate.Created):
+        gemeentecode: str
+        aanbieder: str
+        identificatie: str
+        declaratie_dagtekening: date
+
+    class Ingediend(Aggregate.Event):
+        declaratienummer: str
+        periode_begin: date
+        periode_eind: date
+        totaal_bedrag: int
+        regels: tuple[Declaratieregel, ...]
+        dagtekening: date
+        bericht_identificatie: str
+
+        def apply(self, aggregate: Declaratie) -> None:
+            aggregate.ingediend = True
+
+    class Beantwoord(Aggregate.Event):
+        retourcodes: tuple[str, ...]
+        totaal_ingediend: int | None
+        totaal_toegekend: int | None
+        afgewezen_regels: tuple[Declaratieregel, ...]
+        dagtekening: date
+        bericht_identificatie: str
+
+        def apply(self, aggregate: Declaratie) -> None:
+            aggregate.antwoorden.add((self.bericht_identificatie, self.dagtekening))
+
+    def __init__(
+        self, gemeentecode: str, aanbieder: str, identificatie: str, declaratie_dagtekening: date
+    ) -> None:
+        self.gemeentecode = gemeentecode
+        self.aanbieder = aanbieder
+        self.identificatie = identificatie
+        self.declaratie_dagtekening = declaratie_dagtekening
+        self.ingediend = False
+        self.antwoorden: set[tuple[str, date]] = set()
+
+    @classmethod
+    def open(
+        cls, gemeentecode: str, aanbieder: str, identificatie: str, declaratie_dagtekening: date
+    ) -> Declaratie:
+        return cls._create(
+            cls.Geopend,
+            id=declaratie_id(gemeentecode, aanbieder, identificatie, declaratie_dagtekening),
+            gemeentecode=gemeentecode,
+            aanbieder=aanbieder,
+            identificatie=identificatie,
+            declaratie_dagtekening=declaratie_dagtekening,
+        )
+
+    def dien_in(self, **declaratie: object) -> None:
+        """A JW323 is recorded once: a resent declaration message adds nothing."""
+        if not self.ingediend:
+            self.trigger_event(self.Ingediend, **declaratie)
+
+    def beantwoord(self, **antwoord: object) -> None:
+        if (antwoord["bericht_identificatie"], antwoord["dagtekening"]) not in self.antwoorden:
+            self.trigger_event(self.Beantwoord, **antwoord)

@@ -1,0 +1,664 @@
+"""iJw 3.2 messages as typed, validated values: the boundary between raw XML and the domain.
+
+`lees_bericht` turns the bytes a backoffice published into one of five frozen dataclasses, or
+raises `Afgewezen` with every problem it found (element path + what is wrong). It is a pure
+function: the XSDs and the CBS register are passed in, nothing is read from the network.
+Only what the flow figures and declarations need is kept; names, addresses, birth dates and
+free-text comments are never copied out of the XML. The BSN stays wrapped in `Bsn` so that it
+cannot end up in a repr, a log line or a reason; ingest replaces it by a pseudonym.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, time
+from pathlib import Path
+from typing import ClassVar
+
+from lxml import etree
+
+from events.gemeenten import GemeenteRegister
+
+INGESTED = ("jw301", "jw305", "jw307", "jw323", "jw325")
+_NAMESPACE = re.compile(r"^http://www\.istandaarden\.nl/ijw/3_2/(jw\d{3})/schema$")
+_DATE_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_NINE_DIGITS = re.compile(r"(?<!\d)\d{9}(?!\d)")
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+REDENWIJZIGING_VERWIJDERD = "13"
+
+
+# -- values ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Bsn:
+    """A burgerservicenummer; its repr never shows the number."""
+
+    waarde: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return "Bsn(***)"
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    categorie: str
+    code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BerichtKop:
+    bericht: str
+    afzender: str
+    ontvanger: str
+    identificatie: str
+    dagtekening: date
+
+    GEMEENTE_IS_AFZENDER: ClassVar[frozenset[str]] = frozenset({"jw301", "jw325"})
+
+    @property
+    def gemeentecode(self) -> str:
+        """The gemeente the message concerns: the sender of a JW301/JW325, else the receiver."""
+        return self.afzender if self.bericht in self.GEMEENTE_IS_AFZENDER else self.ontvanger
+
+    @property
+    def aanbieder(self) -> str:
+        return self.ontvanger if self.bericht in self.GEMEENTE_IS_AFZENDER else self.afzender
+
+    @property
+    def msg_id(self) -> str:
+        """BerichtIdentificatie as JetStream's de-duplication id (Nats-Msg-Id)."""
+        return f"{self.afzender}-{self.identificatie}-{self.dagtekening.isoformat()}"
+
+    @property
+    def subject(self) -> str:
+        return f"ijw.{self.gemeentecode}.{self.bericht}"
+
+
+@dataclass(frozen=True, slots=True)
+class Omvang:
+    volume: int
+    eenheid: str
+    frequentie: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToegewezenProduct:
+    toewijzingnummer: str
+    product: Product | None
+    toewijzingsdatum: date
+    toewijzingstijd: time
+    ingangsdatum: date
+    einddatum: date | None
+    reden_wijziging: str | None
+    omvang: Omvang | None
+    budget: int | None
+
+    @property
+    def is_verwijdering(self) -> bool:
+        """The in-band deletion form: RedenWijziging 13 with Einddatum == Ingangsdatum."""
+        return (
+            self.reden_wijziging == REDENWIJZIGING_VERWIJDERD
+            and self.einddatum == self.ingangsdatum
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Toewijzingbericht:
+    """JW301: a snapshot of all current toewijzingen of one client at one provider."""
+
+    kop: BerichtKop
+    bsn: Bsn
+    producten: tuple[ToegewezenProduct, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StartProduct:
+    toewijzingnummer: str
+    product: Product | None
+    toewijzing_ingangsdatum: date | None
+    begindatum: date
+    status_aanlevering: str
+
+
+@dataclass(frozen=True, slots=True)
+class Startbericht:
+    """JW305: actual start of care."""
+
+    kop: BerichtKop
+    bsn: Bsn
+    producten: tuple[StartProduct, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StopProduct:
+    toewijzingnummer: str
+    product: Product | None
+    toewijzing_ingangsdatum: date | None
+    begindatum: date
+    einddatum: date
+    reden_beeindiging: str
+    status_aanlevering: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stopbericht:
+    """JW307: actual stop of care."""
+
+    kop: BerichtKop
+    bsn: Bsn
+    producten: tuple[StopProduct, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Prestatie:
+    bsn: Bsn
+    referentienummer: str
+    vorig_referentienummer: str | None
+    toewijzingnummer: str
+    product: Product
+    begindatum: date
+    einddatum: date
+    geleverd_volume: int
+    eenheid: str
+    tarief: int | None
+    bedrag: int  # eurocent, negative for credit
+    retourcodes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Declaratiebericht:
+    """JW323: delivered care per client per month."""
+
+    kop: BerichtKop
+    declaratienummer: str
+    periode_begin: date
+    periode_eind: date
+    totaal_bedrag: int
+    prestaties: tuple[Prestatie, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Antwoordbericht:
+    """JW325: the gemeente's answer to a declaration, listing rejected lines."""
+
+    kop: BerichtKop
+    declaratie_identificatie: str
+    declaratie_dagtekening: date
+    declaratienummer: str | None
+    retourcodes: tuple[str, ...]
+    totaal_ingediend: int | None
+    totaal_toegekend: int | None
+    prestaties: tuple[Prestatie, ...]
+
+
+Bericht = Toewijzingbericht | Startbericht | Stopbericht | Declaratiebericht | Antwoordbericht
+
+
+@dataclass(frozen=True, slots=True)
+class Probleem:
+    element: str
+    probleem: str
+
+    def __str__(self) -> str:
+        return f"{self.element}: {self.probleem}"
+
+
+class Afgewezen(Exception):
+    """The message is not ingested; `problemen` say which element is wrong and how."""
+
+    def __init__(self, problemen: list[Probleem]) -> None:
+        self.problemen = problemen
+        super().__init__(self.reden)
+
+    @property
+    def reden(self) -> str:
+        return "; ".join(str(p) for p in self.problemen)
+
+
+# -- BSN --------------------------------------------------------------------------------------
+
+
+def elfproef(bsn: str) -> bool:
+    """The BSN 11-proef: 9 digits, weights 9..2 and -1, sum divisible by 11 (and not zero)."""
+    if len(bsn) != 9 or not bsn.isdigit():
+        return False
+    digits = [int(c) for c in bsn]
+    total = sum(d * w for d, w in zip(digits[:8], range(9, 1, -1), strict=True)) - digits[8]
+    return total % 11 == 0 and total != 0
+
+
+def redact(text: str) -> str:
+    """Hide anything that could be a BSN: every 9-digit number that passes the 11-proef."""
+    return _NINE_DIGITS.sub(lambda m: "[bsn]" if elfproef(m.group()) else m.group(), text)
+
+
+# -- XSD --------------------------------------------------------------------------------------
+
+
+class XsdSchemas:
+    """The official iJw XSDs of one directory, compiled on first use per message type."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._compiled: dict[str, etree.XMLSchema | None] = {}
+
+    def voor(self, bericht: str) -> etree.XMLSchema | None:
+        if bericht not in self._compiled:
+            path = self.directory / f"{bericht.upper()}.xsd"
+            self._compiled[bericht] = (
+                etree.XMLSchema(etree.parse(str(path))) if path.exists() else None
+            )
+        return self._compiled[bericht]
+
+
+def _xsd_problemen(schema: etree.XMLSchema, document: etree._ElementTree) -> list[Probleem]:
+    if schema.validate(document):
+        return []
+    problemen = []
+    for error in schema.error_log:
+        message = re.sub(r"\{[^}]*\}", "", error.message)
+        element = _leesbaar_pad(error.path) or f"line {error.line}"
+        if element.endswith("Bsn"):
+            message = re.sub(r"'[^']*'", "'[bsn]'", message)
+        problemen.append(Probleem(element, f"not valid against the XSD: {message}"))
+    return problemen
+
+
+# -- parsing ----------------------------------------------------------------------------------
+
+
+def _leesbaar_pad(path: str | None) -> str:
+    return re.sub(r"[\w-]+:", "", path or "").lstrip("/")
+
+
+def bericht_type(root: etree._Element) -> str | None:
+    match = _NAMESPACE.match(etree.QName(root).namespace or "")
+    return match.group(1) if match else None
+
+
+class _Lezer:
+    """Reads typed fields from one document and collects problems instead of stopping at one."""
+
+    def __init__(self, document: etree._ElementTree) -> None:
+        self.document = document
+        self.problemen: list[Probleem] = []
+
+    def pad(self, element: etree._Element) -> str:
+        return _leesbaar_pad(self.document.getpath(element))
+
+    def probleem(self, element: etree._Element | str, tekst: str) -> None:
+        where = element if isinstance(element, str) else self.pad(element)
+        self.problemen.append(Probleem(where, tekst))
+
+    def tekst(self, parent: etree._Element, pad: str, *, verplicht: bool = True) -> str | None:
+        element = parent.find(_pad(pad))
+        if element is None or element.text is None or not element.text.strip():
+            if verplicht:
+                self.probleem(f"{self.pad(parent)}/{pad}", "required element is missing")
+            return None
+        return element.text.strip()
+
+    def datum(self, parent: etree._Element, pad: str, *, verplicht: bool = True) -> date | None:
+        waarde = self.tekst(parent, pad, verplicht=verplicht)
+        if waarde is None:
+            return None
+        try:
+            return date.fromisoformat(waarde)
+        except ValueError:
+            self.probleem(f"{self.pad(parent)}/{pad}", f"'{waarde}' is not a calendar date")
+            return None
+
+    def tijd(self, parent: etree._Element, pad: str) -> time | None:
+        waarde = self.tekst(parent, pad)
+        if waarde is None:
+            return None
+        try:
+            return time.fromisoformat(waarde)
+        except ValueError:
+            self.probleem(f"{self.pad(parent)}/{pad}", f"'{waarde}' is not a time of day")
+            return None
+
+    def geheel(self, parent: etree._Element, pad: str, *, verplicht: bool = True) -> int | None:
+        waarde = self.tekst(parent, pad, verplicht=verplicht)
+        if waarde is None:
+            return None
+        if not re.fullmatch(r"\d+", waarde):
+            self.probleem(f"{self.pad(parent)}/{pad}", f"'{waarde}' is not a whole number")
+            return None
+        return int(waarde)
+
+    def bedrag(self, parent: etree._Element, pad: str, bedrag: str = "Bedrag") -> int | None:
+        """An amount in integer eurocent, negative when DebetCredit is C."""
+        element = parent.find(_pad(pad))
+        if element is None:
+            return None
+        cent = self.geheel(element, bedrag)
+        teken = self.tekst(element, "DebetCredit")
+        if cent is None or teken is None:
+            return None
+        if teken not in ("D", "C"):
+            self.probleem(f"{self.pad(element)}/DebetCredit", f"'{teken}' is neither D nor C")
+            return None
+        return cent if teken == "D" else -cent
+
+    def product(self, parent: etree._Element, pad: str = "Product") -> Product | None:
+        element = parent.find(_pad(pad))
+        if element is None:
+            return None
+        categorie = self.tekst(element, "Categorie")
+        return Product(categorie or "", self.tekst(element, "Code", verplicht=False))
+
+    def bsn(self, parent: etree._Element) -> Bsn | None:
+        waarde = self.tekst(parent, "Bsn")
+        if waarde is None:
+            return None
+        if not elfproef(waarde):
+            self.probleem(f"{self.pad(parent)}/Bsn", "not a valid BSN (fails the 11-proef)")
+            return None
+        return Bsn(waarde)
+
+    def periode_volgorde(self, element: etree._Element, begin: date | None, eind: date | None,
+                         begin_naam: str, eind_naam: str) -> None:
+        if begin and eind and eind < begin:
+            self.probleem(
+                f"{self.pad(element)}/{eind_naam}",
+                f"{eind.isoformat()} lies before {begin_naam} {begin.isoformat()}",
+            )
+
+
+def _pad(pad: str) -> str:
+    return "/".join(f"{{*}}{deel}" for deel in pad.split("/"))
+
+
+def _kalenderdatums(lezer: _Lezer, root: etree._Element) -> None:
+    """Every date-shaped value anywhere in the message must be a real calendar date."""
+    for element in root.iter():
+        text = (element.text or "").strip()
+        if isinstance(element.tag, str) and _DATE_TEXT.match(text):
+            try:
+                date.fromisoformat(text)
+            except ValueError:
+                lezer.probleem(element, f"'{text}' is not a calendar date")
+
+
+def _kop(lezer: _Lezer, root: etree._Element, bericht: str) -> BerichtKop | None:
+    header = root.find(_pad("Header"))
+    if header is None:
+        lezer.probleem(lezer.pad(root) + "/Header", "required element is missing")
+        return None
+    afzender = lezer.tekst(header, "Afzender")
+    ontvanger = lezer.tekst(header, "Ontvanger")
+    identificatie = lezer.tekst(header, "BerichtIdentificatie/Identificatie")
+    dagtekening = lezer.datum(header, "BerichtIdentificatie/Dagtekening")
+    if None in (afzender, ontvanger, identificatie, dagtekening):
+        return None
+    return BerichtKop(bericht, afzender, ontvanger, identificatie, dagtekening)  # type: ignore[arg-type]
+
+
+def _check_gemeente(lezer: _Lezer, kop: BerichtKop, register: GemeenteRegister) -> None:
+    rol = "Afzender" if kop.bericht in BerichtKop.GEMEENTE_IS_AFZENDER else "Ontvanger"
+    if register.gemeente(kop.gemeentecode, kop.dagtekening) is None:
+        lijst = register.lijst_op(kop.dagtekening).geldig_vanaf
+        lezer.probleem(
+            f"Bericht/Header/{rol}",
+            f"'{kop.gemeentecode}' is not a gemeentecode on {kop.dagtekening.isoformat()} "
+            f"(CBS list of {lijst.isoformat()})",
+        )
+
+
+def _jw301(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Toewijzingbericht | None:
+    client = root.find(_pad("Client"))
+    if client is None:
+        lezer.probleem("Bericht/Client", "required element is missing")
+        return None
+    bsn = lezer.bsn(client)
+    producten = []
+    for element in client.iterfind(_pad("ToegewezenProducten/ToegewezenProduct")):
+        nummer = lezer.tekst(element, "ToewijzingNummer")
+        toewijzingsdatum = lezer.datum(element, "Toewijzingsdatum")
+        toewijzingstijd = lezer.tijd(element, "Toewijzingstijd")
+        ingang = lezer.datum(element, "Ingangsdatum")
+        eind = lezer.datum(element, "Einddatum", verplicht=False)
+        lezer.periode_volgorde(element, ingang, eind, "Ingangsdatum", "Einddatum")
+        omvang_element = element.find(_pad("Omvang"))
+        omvang = None
+        if omvang_element is not None:
+            volume = lezer.geheel(omvang_element, "Volume")
+            eenheid = lezer.tekst(omvang_element, "Eenheid")
+            frequentie = lezer.tekst(omvang_element, "Frequentie")
+            if volume is not None and eenheid and frequentie:
+                omvang = Omvang(volume, eenheid, frequentie)
+        if nummer is None or toewijzingsdatum is None or toewijzingstijd is None or ingang is None:
+            continue
+        producten.append(
+            ToegewezenProduct(
+                toewijzingnummer=nummer,
+                product=lezer.product(element),
+                toewijzingsdatum=toewijzingsdatum,
+                toewijzingstijd=toewijzingstijd,
+                ingangsdatum=ingang,
+                einddatum=eind,
+                reden_wijziging=lezer.tekst(element, "RedenWijziging", verplicht=False),
+                omvang=omvang,
+                budget=lezer.geheel(element, "Budget", verplicht=False),
+            )
+        )
+    if bsn is None:
+        return None
+    return Toewijzingbericht(kop, bsn, tuple(producten))
+
+
+def _start_stop_nummer(lezer: _Lezer, element: etree._Element) -> str | None:
+    nummer = lezer.tekst(element, "ToewijzingNummer", verplicht=False)
+    if nummer is None:
+        lezer.probleem(
+            f"{lezer.pad(element)}/ToewijzingNummer",
+            "missing: jeugdstroom links start and stop of care to a toewijzing by its number",
+        )
+    return nummer
+
+
+def _jw305(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Startbericht | None:
+    client = root.find(_pad("Client"))
+    if client is None:
+        lezer.probleem("Bericht/Client", "required element is missing")
+        return None
+    bsn = lezer.bsn(client)
+    producten = []
+    for element in client.iterfind(_pad("StartProducten/StartProduct")):
+        nummer = _start_stop_nummer(lezer, element)
+        begin = lezer.datum(element, "Begindatum")
+        status = lezer.tekst(element, "StatusAanlevering")
+        ingang = lezer.datum(element, "ToewijzingIngangsdatum", verplicht=False)
+        if nummer is None or begin is None or status is None:
+            continue
+        producten.append(StartProduct(nummer, lezer.product(element), ingang, begin, status))
+    if bsn is None:
+        return None
+    return Startbericht(kop, bsn, tuple(producten))
+
+
+def _jw307(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Stopbericht | None:
+    client = root.find(_pad("Client"))
+    if client is None:
+        lezer.probleem("Bericht/Client", "required element is missing")
+        return None
+    bsn = lezer.bsn(client)
+    producten = []
+    for element in client.iterfind(_pad("StopProducten/StopProduct")):
+        nummer = _start_stop_nummer(lezer, element)
+        begin = lezer.datum(element, "Begindatum")
+        eind = lezer.datum(element, "Einddatum")
+        lezer.periode_volgorde(element, begin, eind, "Begindatum", "Einddatum")
+        reden = lezer.tekst(element, "RedenBeeindiging")
+        status = lezer.tekst(element, "StatusAanlevering")
+        ingang = lezer.datum(element, "ToewijzingIngangsdatum", verplicht=False)
+        if None in (nummer, begin, eind, reden, status):
+            continue
+        producten.append(
+            StopProduct(nummer, lezer.product(element), ingang, begin, eind, reden, status)  # type: ignore[arg-type]
+        )
+    if bsn is None:
+        return None
+    return Stopbericht(kop, bsn, tuple(producten))
+
+
+def _prestaties(lezer: _Lezer, clienten: etree._Element | None) -> list[Prestatie]:
+    prestaties: list[Prestatie] = []
+    if clienten is None:
+        return prestaties
+    for client in clienten.iterfind(_pad("Client")):
+        bsn = lezer.bsn(client)
+        for element in client.iterfind(_pad("Prestaties/Prestatie")):
+            referentie = lezer.tekst(element, "ProductReferentie/ReferentieNummer")
+            vorig = lezer.tekst(element, "ProductReferentie/VorigReferentieNummer", verplicht=False)
+            nummer = lezer.tekst(element, "ToewijzingNummer")
+            categorie = lezer.tekst(element, "ProductCategorie")
+            code = lezer.tekst(element, "ProductCode", verplicht=False)
+            begin = lezer.datum(element, "ProductPeriode/Begindatum")
+            eind = lezer.datum(element, "ProductPeriode/Einddatum")
+            lezer.periode_volgorde(element, begin, eind, "ProductPeriode/Begindatum",
+                                   "ProductPeriode/Einddatum")
+            volume = lezer.geheel(element, "GeleverdVolume")
+            eenheid = lezer.tekst(element, "Eenheid")
+            tarief = lezer.geheel(element, "ProductTarief", verplicht=False)
+            bedrag = lezer.bedrag(element, "IngediendBedrag")
+            retourcodes = tuple(
+                (code_element.text or "").strip()
+                for code_element in element.iterfind(_pad("RetourCodes/RetourCode"))
+            )
+            if bsn is None or None in (referentie, nummer, categorie, begin, eind, volume,
+                                       eenheid, bedrag):
+                continue
+            prestaties.append(
+                Prestatie(
+                    bsn=bsn,
+                    referentienummer=referentie,  # type: ignore[arg-type]
+                    vorig_referentienummer=vorig,
+                    toewijzingnummer=nummer,  # type: ignore[arg-type]
+                    product=Product(categorie, code),  # type: ignore[arg-type]
+                    begindatum=begin,  # type: ignore[arg-type]
+                    einddatum=eind,  # type: ignore[arg-type]
+                    geleverd_volume=volume,  # type: ignore[arg-type]
+                    eenheid=eenheid,  # type: ignore[arg-type]
+                    tarief=tarief,
+                    bedrag=bedrag,  # type: ignore[arg-type]
+                    retourcodes=retourcodes,
+                )
+            )
+    return prestaties
+
+
+def _jw323(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Declaratiebericht | None:
+    declaratie = root.find(_pad("Declaratie"))
+    if declaratie is None:
+        lezer.probleem("Bericht/Declaratie", "required element is missing")
+        return None
+    nummer = lezer.tekst(declaratie, "DeclaratieNummer")
+    begin = lezer.datum(declaratie, "DeclaratiePeriode/Begindatum")
+    eind = lezer.datum(declaratie, "DeclaratiePeriode/Einddatum")
+    lezer.periode_volgorde(declaratie, begin, eind, "DeclaratiePeriode/Begindatum",
+                           "DeclaratiePeriode/Einddatum")
+    totaal = lezer.bedrag(declaratie, "TotaalIngediendBedrag", "TotaalBedrag")
+    prestaties = _prestaties(lezer, declaratie.find(_pad("Clienten")))
+    if None in (nummer, begin, eind, totaal):
+        return None
+    return Declaratiebericht(kop, nummer, begin, eind, totaal, tuple(prestaties))  # type: ignore[arg-type]
+
+
+def _jw325(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Antwoordbericht | None:
+    header = root.find(_pad("Header"))
+    assert header is not None  # _kop checked it
+    identificatie = lezer.tekst(header, "DeclaratieIdentificatie/Identificatie")
+    dagtekening = lezer.datum(header, "DeclaratieIdentificatie/Dagtekening")
+    retourcodes = tuple(
+        (element.text or "").strip() for element in header.iterfind(_pad("RetourCodes/RetourCode"))
+    )
+    antwoord = root.find(_pad("DeclaratieAntwoord"))
+    nummer = ingediend = toegekend = None
+    prestaties: list[Prestatie] = []
+    if antwoord is not None:
+        nummer = lezer.tekst(antwoord, "DeclaratieNummer", verplicht=False)
+        ingediend = lezer.bedrag(antwoord, "TotaalIngediendBedrag", "TotaalBedrag")
+        toegekend = lezer.bedrag(antwoord, "TotaalToegekendBedrag", "TotaalBedrag")
+        prestaties = _prestaties(lezer, antwoord.find(_pad("Clienten")))
+    if identificatie is None or dagtekening is None:
+        return None
+    return Antwoordbericht(kop, identificatie, dagtekening, nummer, retourcodes, ingediend,
+                          toegekend, tuple(prestaties))
+
+
+_LEZERS = {"jw301": _jw301, "jw305": _jw305, "jw307": _jw307, "jw323": _jw323, "jw325": _jw325}
+
+
+def lees_kop(data: bytes) -> BerichtKop:
+    """Only the header: enough to derive the subject and Nats-Msg-Id for publishing."""
+    document, root, bericht = _document(data)
+    lezer = _Lezer(document)
+    kop = _kop(lezer, root, bericht)
+    if kop is None:
+        raise Afgewezen(lezer.problemen)
+    return kop
+
+
+def _document(data: bytes) -> tuple[etree._ElementTree, etree._Element, str]:
+    try:
+        root = etree.fromstring(data, _PARSER)
+    except etree.XMLSyntaxError as error:
+        raise Afgewezen([Probleem("XML", f"not well-formed: {redact(str(error))}")]) from None
+    bericht = bericht_type(root)
+    if bericht is None:
+        namespace = etree.QName(root).namespace
+        raise Afgewezen(
+            [Probleem(etree.QName(root).localname, f"not an iJw 3.2 message (namespace {namespace})")]
+        )
+    return root.getroottree(), root, bericht
+
+
+def lees_bericht(
+    data: bytes,
+    register: GemeenteRegister,
+    schemas: XsdSchemas | None = None,
+    *,
+    subject_gemeente: str | None = None,
+) -> Bericht:
+    """Parse and validate one iJw message; raise `Afgewezen` with every problem found."""
+    document, root, bericht = _document(data)
+    lezer = _Lezer(document)
+    if bericht not in INGESTED:
+        lezer.probleem(
+            "Bericht",
+            f"{bericht.upper()} is not ingested (jeugdstroom takes "
+            f"{', '.join(b.upper() for b in INGESTED)})",
+        )
+    schema = schemas.voor(bericht) if schemas else None
+    if schema is not None:
+        lezer.problemen.extend(_xsd_problemen(schema, document))
+    _kalenderdatums(lezer, root)
+    if lezer.problemen:
+        raise Afgewezen(_uniek(lezer.problemen))
+
+    kop = _kop(lezer, root, bericht)
+    result = _LEZERS[bericht](lezer, root, kop) if kop else None
+    if kop is not None:
+        _check_gemeente(lezer, kop, register)
+        if subject_gemeente is not None and subject_gemeente != kop.gemeentecode:
+            rol = "Afzender" if bericht in BerichtKop.GEMEENTE_IS_AFZENDER else "Ontvanger"
+            lezer.probleem(
+                f"Bericht/Header/{rol}",
+                f"gemeente {kop.gemeentecode} of the message differs from gemeente "
+                f"{subject_gemeente} of the subject; publish it to {kop.subject}",
+            )
+    if lezer.problemen or result is None:
+        raise Afgewezen(_uniek(lezer.problemen) or [Probleem("Bericht", "cannot be read")])
+    return result
+
+
+def _uniek(problemen: list[Probleem]) -> list[Probleem]:
+    """The first problem per element: the XSD and our own rules often say the same thing."""
+    seen: dict[str, Probleem] = {}
+    for p in problemen:
+        seen.setdefault(p.element, Probleem(p.element, redact(p.probleem)))
+    return list(seen.values())

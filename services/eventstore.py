@@ -1,0 +1,193 @@
+"""The event store: the `eventsourcing` library's Application on PostgreSQL, and its tables.
+
+Ingest records a contiguous run of JetStream messages in one transaction: their new events,
+their rejections and the stream sequence of the last one as the library's tracking record.
+The rejections ride along through the recorder's `_insert_events` hook, the library's own
+place for extra writes in the events transaction, so a message is either stored, or
+rejected with its reason, together with its position, never half.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import JSONTranscoder, Tracking, Transcoding
+from eventsourcing.postgres import PostgresProcessRecorder
+from psycopg import Cursor
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import DictRow
+from psycopg.sql import SQL
+
+from events.domain import Declaratie, Declaratieregel, Toewijzing
+
+APPLICATION_NAME = "jeugdstroom"
+
+
+@dataclass(frozen=True)
+class Afwijzing:
+    """A message that was not ingested: where it is in the stream, and why."""
+
+    stream_seq: int
+    subject: str
+    reden: str
+    pogingen: int = 1
+    afgewezen_op: datetime | None = None
+    hersteld_op: datetime | None = None
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class DataclassAsDict(Transcoding):
+    """Frozen dataclasses inside events (e.g. a declaration line) as plain JSON objects."""
+
+    def __init__(self, cls: type) -> None:
+        self.type = cls
+        self.name = cls.__name__
+
+    def encode(self, obj: Any) -> dict[str, Any]:
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+    def decode(self, data: dict[str, Any]) -> Any:
+        return self.type(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+_AFWIJZING_TABLE = SQL("""
+CREATE TABLE IF NOT EXISTS ijw_afwijzing (
+    stream_seq bigint PRIMARY KEY,
+    subject text NOT NULL,
+    reden text NOT NULL,
+    pogingen integer NOT NULL,
+    afgewezen_op timestamptz NOT NULL DEFAULT now(),
+    hersteld_op timestamptz
+)
+""")
+
+
+class IngestRecorder(PostgresProcessRecorder):
+    """The library's process recorder, plus the rejections of the same batch of messages."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sql_create_statements.append(_AFWIJZING_TABLE)
+
+    def _insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[Any], **kwargs: Any
+    ) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        afwijzingen: Iterable[Afwijzing] = kwargs.get("afwijzingen", ())
+        for a in afwijzingen:
+            curs.execute(
+                "INSERT INTO ijw_afwijzing (stream_seq, subject, reden, pogingen) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (stream_seq) DO UPDATE "
+                "SET reden = EXCLUDED.reden, pogingen = EXCLUDED.pogingen, "
+                "afgewezen_op = now(), hersteld_op = NULL",
+                (a.stream_seq, a.subject, a.reden, a.pogingen),
+            )
+        for seq in kwargs.get("hersteld", ()):
+            curs.execute("UPDATE ijw_afwijzing SET hersteld_op = now() WHERE stream_seq = %s", (seq,))
+
+
+def library_env(database_url: str) -> dict[str, str]:
+    """The library's configuration (its own environment keys) from one PostgreSQL DSN."""
+    parts = conninfo_to_dict(database_url)
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": str(parts.get("dbname", "postgres")),
+        "POSTGRES_HOST": str(parts.get("host", "127.0.0.1")),
+        "POSTGRES_PORT": str(parts.get("port", "5432")),
+        "POSTGRES_USER": str(parts.get("user", "postgres")),
+        "POSTGRES_PASSWORD": str(parts.get("password", "")),
+        "PROCESS_RECORDER_TOPIC": f"{IngestRecorder.__module__}:{IngestRecorder.__qualname__}",
+        "CREATE_TABLE": "y",
+        "POSTGRES_POOL_SIZE": "4",
+        "POSTGRES_LOCK_TIMEOUT": "30",
+    }
+    return env
+
+
+class Gebeurtenissen(Application[UUID]):
+    """All domain events of jeugdstroom, in tables `jeugdstroom_events` and `jeugdstroom_tracking`."""
+
+    name = APPLICATION_NAME
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__(env=library_env(database_url))
+
+    def construct_recorder(self) -> IngestRecorder:
+        recorder = self.factory.process_recorder()
+        assert isinstance(recorder, IngestRecorder)
+        return recorder
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+        transcoder.register(DataclassAsDict(Declaratieregel))
+
+    @property
+    def ingest_recorder(self) -> IngestRecorder:
+        assert isinstance(self.recorder, IngestRecorder)
+        return self.recorder
+
+    def positie(self, bron: str) -> int:
+        """The last stream sequence of `bron` whose outcome is committed (0: none yet)."""
+        return self.ingest_recorder.max_tracking_id(bron) or 0
+
+    def leg_vast(
+        self,
+        aggregates: Iterable[Aggregate],
+        *,
+        tracking: Tracking | None,
+        afwijzingen: Sequence[Afwijzing] = (),
+        hersteld: Sequence[int] = (),
+    ) -> int:
+        """Commit the aggregates' new events, rejections and tracking position atomically.
+
+        Uses the library's ProcessingEvent, as its own event-processing applications do,
+        so that events and tracking are one transaction. Returns the number of new events.
+        """
+        processing_event = ProcessingEvent[UUID](tracking=tracking)
+        processing_event.collect_events(*aggregates, afwijzingen=afwijzingen, hersteld=hersteld)
+        recordings = self._record(processing_event)
+        self._notify(recordings)
+        return len(processing_event.events)
+
+    def toewijzing(self, aggregate_id: UUID) -> Toewijzing:
+        return self.repository.get(aggregate_id)
+
+    def declaratie(self, aggregate_id: UUID) -> Declaratie:
+        return self.repository.get(aggregate_id)
+
+    def afwijzingen(self, *, ook_hersteld: bool = False) -> list[Afwijzing]:
+        with self.ingest_recorder.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT stream_seq, subject, reden, pogingen, afgewezen_op, hersteld_op "
+                "FROM ijw_afwijzing WHERE %s OR hersteld_op IS NULL ORDER BY stream_seq",
+                (ook_hersteld,),
+            )
+            return [Afwijzing(**row) for row in curs.fetchall()]
+
+    def afwijzing(self, stream_seq: int) -> Afwijzing | None:
+        with self.ingest_recorder.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT stream_seq, subject, reden, pogingen, afgewezen_op, hersteld_op "
+                "FROM ijw_afwijzing WHERE stream_seq = %s",
+                (stream_seq,),
+            )
+            row = curs.fetchone()
+            return Afwijzing(**row) if row else None

@@ -1,0 +1,104 @@
+"""NATS JetStream: the iJw stream, the ingest consumer, and publishing raw iJw files.
+
+Subjects: `ijw.<gemeentecode>.<bericht>` (bericht: jw301, jw305, jw307, jw323, jw325), the
+gemeente being the one the message concerns. The header `Nats-Msg-Id` carries the message's
+BerichtIdentificatie, so JetStream drops a second publish of the same message within its
+duplicate window; ingest is idempotent beyond it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nats
+from faststream.nats import ConsumerConfig, JStream
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, DeliverPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+
+from events.ijw import Afgewezen, lees_kop
+from services.settings import Settings
+
+SUBJECTS = "ijw.>"
+
+
+def stream_config(settings: Settings) -> StreamConfig:
+    """One file-backed stream for all iJw traffic; messages are kept for replay and audit."""
+    return StreamConfig(
+        name=settings.stream,
+        subjects=[SUBJECTS],
+        storage=StorageType.FILE,
+        duplicate_window=settings.duplicate_window_seconds,
+        description="iJw 3.2 messages as published by the municipal backoffices",
+    )
+
+
+def ijw_stream(settings: Settings) -> JStream:
+    """The stream as FastStream's subscriber sees it; `ensure_stream` declares it."""
+    return JStream(settings.stream, subjects=[SUBJECTS], declare=False)
+
+
+def ingest_consumer(settings: Settings) -> ConsumerConfig:
+    return ConsumerConfig(
+        durable_name=settings.ingest_durable,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=settings.ack_wait_seconds,
+        max_ack_pending=settings.ingest_batch_size * 4,
+        max_deliver=-1,  # ingest never gives up on a message: it records a rejection instead
+    )
+
+
+async def ensure_stream(js: JetStreamContext, settings: Settings) -> None:
+    config = stream_config(settings)
+    try:
+        await js.add_stream(config=config)
+    except BadRequestError:
+        await js.update_stream(config=config)
+
+
+@dataclass
+class Publicatie:
+    geaccepteerd: int = 0
+    dubbel: int = 0
+    fouten: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def ijw_bestanden(paden: Iterable[Path]) -> Iterator[Path]:
+    for pad in paden:
+        if pad.is_dir():
+            yield from sorted(p for p in pad.rglob("*.xml") if p.is_file())
+        else:
+            yield pad
+
+
+async def publiceer(
+    nats_url: str, settings: Settings, bestanden: list[Path], *, voortgang=None
+) -> Publicatie:
+    """Publish iJw files as they are; the subject and Nats-Msg-Id come from each file's header."""
+    resultaat = Publicatie()
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        await ensure_stream(js, settings)
+        for bestand in bestanden:
+            data = bestand.read_bytes()
+            try:
+                kop = lees_kop(data)
+            except Afgewezen as afgewezen:
+                resultaat.fouten.append((bestand, f"cannot derive a subject: {afgewezen.reden}"))
+            else:
+                ack = await js.publish(
+                    kop.subject, data, stream=settings.stream, headers={"Nats-Msg-Id": kop.msg_id}
+                )
+                if ack.duplicate:
+                    resultaat.dubbel += 1
+                else:
+                    resultaat.geaccepteerd += 1
+            if voortgang is not None:
+                voortgang()
+    finally:
+        await nc.drain()
+    return resultaat
