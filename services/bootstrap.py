@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 
 import nats
@@ -81,10 +83,11 @@ def ingest(settings: Settings, database_url: str) -> Ingest:
     )
 
 
-def ingest_app(settings: Settings, servers: Endpoints) -> tuple[FastStream, NatsIngest]:
-    """The ingest service: a durable pull consumer on the iJw stream, acked by hand."""
+def ingest_broker(settings: Settings, servers: Endpoints) -> tuple[NatsBroker, NatsIngest]:
+    """A durable pull consumer on the iJw stream, acked by hand after the commit."""
     nats_ingest = NatsIngest(ingest(settings, servers.database_url), settings.stream)
-    broker = NatsBroker(servers.nats_url)
+    # per-batch 'Received/Processed' lines only with --verbose (DEBUG)
+    broker = NatsBroker(servers.nats_url, log_level=logging.DEBUG)
 
     @broker.subscriber(
         "ijw.>",
@@ -99,6 +102,45 @@ def ingest_app(settings: Settings, servers: Endpoints) -> tuple[FastStream, Nats
         raw: list[Msg] = message.raw_message  # type: ignore[assignment]
         await nats_ingest.ontvang(raw, js)
 
+    return broker, nats_ingest
+
+
+async def ingest_until_caught_up(
+    settings: Settings, servers: Endpoints, *, timeout: float = 3600.0, voortgang=None
+) -> NatsIngest:
+    """Run ingest until it has committed everything the stream held when it started.
+
+    For a backfill, the demo and the tests: the same consumer as the service, stopped when
+    its tracking position reaches the stream's last sequence.
+    """
+    nc = await nats.connect(servers.nats_url)
+    try:
+        js = nc.jetstream()
+        await ensure_stream(js, settings)
+        target = int((await js.stream_info(settings.stream)).state.last_seq)
+    finally:
+        await nc.close()
+    broker, nats_ingest = ingest_broker(settings, servers)
+    await broker.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while (positie := await asyncio.to_thread(nats_ingest.ingest.positie)) < target:
+            if voortgang is not None:
+                voortgang(positie, target)
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"ingest reached seq {positie} of {target} in {timeout:.0f}s")
+            await asyncio.sleep(0.05)
+        if voortgang is not None:
+            voortgang(target, target)
+    finally:
+        await broker.stop()
+        nats_ingest.ingest.store.close()
+    return nats_ingest
+
+
+def ingest_app(settings: Settings, servers: Endpoints) -> FastStream:
+    """The ingest service (`jeugdstroom ingest`): the broker, after declaring the stream."""
+    broker, _ = ingest_broker(settings, servers)
     faststream_app = FastStream(broker)
 
     @faststream_app.on_startup
@@ -109,4 +151,4 @@ def ingest_app(settings: Settings, servers: Endpoints) -> tuple[FastStream, Nats
         finally:
             await nc.close()
 
-    return faststream_app, nats_ingest
+    return faststream_app

@@ -111,19 +111,40 @@ def publish(
 
 @app.command()
 def ingest(
+    until_caught_up: Annotated[bool, typer.Option(
+        "--until-caught-up", help="stop once everything now in the stream is ingested")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log every batch")] = False,
 ) -> None:
     """Run the ingest service: validate, pseudonymise and store iJw messages from JetStream."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        logging.getLogger("faststream").setLevel(logging.WARNING)
     settings = _settings()
+    servers = _endpoints(settings)
     try:
-        servers = _endpoints(settings)
-        faststream_app, _ = bootstrap.ingest_app(settings, servers)
+        if until_caught_up:
+            _ingest_until_caught_up(settings, servers)
+            return
+        faststream_app = bootstrap.ingest_app(settings, servers)
     except (bootstrap.ConfigurationError, GemeenteRegisterError) as error:
         raise _fail(str(error)) from None
     err.print(f"ingest: {servers.nats_url} -> event store; Ctrl-C stops")
     asyncio.run(faststream_app.run())
+
+
+def _ingest_until_caught_up(settings: Settings, servers: bootstrap.Endpoints) -> None:
+    with _progress() as progress:
+        task = progress.add_task("ingesting (stream seq)", total=None)
+
+        def voortgang(positie: int, target: int) -> None:
+            progress.update(task, completed=positie, total=target)
+
+        result = asyncio.run(bootstrap.ingest_until_caught_up(settings, servers, voortgang=voortgang))
+    totaal = result.totaal
+    console.print(f"{totaal.berichten} messages ingested: {totaal.records} iJw records, "
+                  f"{totaal.events} new events, {len(totaal.afgewezen)} rejected"
+                  + (" (see `jeugdstroom rejected`)" if totaal.afgewezen else ""))
 
 
 @app.command()
@@ -216,3 +237,7 @@ def _progress() -> Progress:
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err,
     )
+
+
+if __name__ == "__main__":
+    app()

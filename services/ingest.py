@@ -39,7 +39,7 @@ from services.eventstore import Afwijzing, Gebeurtenissen
 
 log = logging.getLogger("jeugdstroom.ingest")
 
-SUBJECT = re.compile(r"^ijw\.(\d{4})\.(jw\d{3})$")
+SUBJECT = re.compile(r"^ijw\.([^.]+)\.([^.]+)$")
 INFRA_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 
 
@@ -120,20 +120,33 @@ class Ingest:
         return self.store.positie(self.bron)
 
     def lees(self, bericht: StreamBericht) -> Bericht:
+        """Validate one message, including that its subject names its gemeente and type."""
         match = SUBJECT.match(bericht.subject)
         if not match:
             raise Afgewezen([Probleem(
                 "subject", f"'{bericht.subject}' is not ijw.<gemeentecode>.<bericht>"
             )])
-        gelezen = lees_bericht(
-            bericht.data, self.register, self.schemas, subject_gemeente=match.group(1)
-        )
-        if gelezen.kop.bericht != match.group(2):
-            raise Afgewezen([Probleem(
+        gemeente, soort = match.groups()
+        problemen = []
+        if not re.fullmatch(r"\d{4}", gemeente):
+            problemen.append(Probleem(
+                "subject", f"'{gemeente}' in {bericht.subject} is not a 4-digit gemeentecode"
+            ))
+        try:
+            gelezen = lees_bericht(
+                bericht.data, self.register, self.schemas,
+                subject_gemeente=None if problemen else gemeente,
+            )
+        except Afgewezen as afgewezen:
+            raise Afgewezen(problemen + afgewezen.problemen) from None
+        if gelezen.kop.bericht != soort:
+            problemen.append(Probleem(
                 "subject",
-                f"the subject says {match.group(2).upper()} but the message is a "
+                f"the subject says {soort.upper()} but the message is a "
                 f"{gelezen.kop.bericht.upper()}; publish it to {gelezen.kop.subject}",
-            )])
+            ))
+        if problemen:
+            raise Afgewezen(problemen)
         return gelezen
 
     def verwerk(self, berichten: Sequence[StreamBericht]) -> Uitkomst:

@@ -1,0 +1,56 @@
+"""Real servers for integration tests: the embedded nats-server and PostgreSQL, started once
+per test session on free ports in a temp dir; every test gets a fresh database and stream."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from uuid import uuid4
+
+import nats
+import psycopg
+import pytest
+from nats.js.errors import NotFoundError
+
+from services.runtime import EmbeddedRuntime, Endpoints
+from services.settings import Settings
+from tests.conftest import CBS_FILES, XSD_DIR
+
+PSEUDONYM_KEY = "integration-test-pseudonym-key-0123456789"
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
+    runtime = EmbeddedRuntime(tmp_path_factory.mktemp("runtime"), durable=False)
+    endpoints = runtime.up()
+    yield endpoints
+    runtime.down()
+
+
+async def _delete_stream(nats_url: str, stream: str) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        await nc.jetstream().delete_stream(stream)
+    except NotFoundError:
+        pass
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+def settings(servers: Endpoints, tmp_path) -> Settings:
+    database = f"t_{uuid4().hex[:12]}"
+    admin = servers.database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
+    asyncio.run(_delete_stream(servers.nats_url, "IJW"))
+    return Settings(
+        nats_url=servers.nats_url,
+        database_url=servers.database_url.rsplit("/", 1)[0] + f"/{database}",
+        pseudonym_key=PSEUDONYM_KEY,
+        xsd_dir=XSD_DIR,
+        gemeenten_files=CBS_FILES,
+        state_dir=tmp_path / "state",
+        ingest_batch_size=50,
+        ack_wait_seconds=10,
+    )
