@@ -1,0 +1,354 @@
+"""The flow rules of DOMAIN.md, as pure functions over plain data.
+
+This is the one place where instroom, stapeling, doorstroom, recidive, hernieuwde instroom
+and uitstroom are decided. The live projection and `jeugdstroom replay` both call it:
+
+    versies --(geldende_versies at K)--> allocaties(regio) --classificeer--> tel(window, K)
+
+Knowledge time K is a date: a version is known from its message's Dagtekening on.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from projections.regio import Regio
+
+REDENWIJZIGING_VERWIJDERD = "13"
+
+
+class Categorie(enum.StrEnum):
+    INSTROOM = "instroom"
+    STAPELING = "stapeling"
+    DOORSTROOM = "doorstroom"
+    RECIDIVE = "recidive"
+    HERNIEUWDE_INSTROOM = "hernieuwde_instroom"
+
+
+Sleutel = tuple[str, int]  # (gemeentecode, ToewijzingNummer as an integer): the key order
+
+
+def sleutel(gemeentecode: str, toewijzingnummer: str) -> Sleutel:
+    return gemeentecode, int(toewijzingnummer)
+
+
+@dataclass(frozen=True, slots=True)
+class Versie:
+    """One version of a toewijzing (one ToegewezenProduct of one JW301)."""
+
+    gemeentecode: str
+    toewijzingnummer: str
+    client: str
+    categorie: str | None
+    code: str | None
+    toegewezen_op: datetime
+    ingangsdatum: date
+    einddatum: date | None
+    reden_wijziging: str | None
+    dagtekening: date
+    identificatie: str
+
+    @property
+    def sleutel(self) -> Sleutel:
+        return sleutel(self.gemeentecode, self.toewijzingnummer)
+
+    @property
+    def is_verwijdering(self) -> bool:
+        return self.reden_wijziging == REDENWIJZIGING_VERWIJDERD and self.einddatum == self.ingangsdatum
+
+    @property
+    def volgorde(self) -> tuple[datetime, date, tuple[int, int | str]]:
+        """Latest Toewijzingsdatum+tijd wins; on a tie the later Dagtekening, then the larger
+        Identificatie (numerically when it is a number)."""
+        ident = self.identificatie
+        return self.toegewezen_op, self.dagtekening, (1, int(ident)) if ident.isdigit() else (0, ident)
+
+
+def geldende_versies(versies: Iterable[Versie], k: date) -> dict[Sleutel, Versie]:
+    """The counting version per toewijzing at knowledge time K; deleted ones are left out."""
+    geldend: dict[Sleutel, Versie] = {}
+    for versie in versies:
+        if versie.dagtekening > k:
+            continue
+        huidige = geldend.get(versie.sleutel)
+        if huidige is None or versie.volgorde > huidige.volgorde:
+            geldend[versie.sleutel] = versie
+    return {key: v for key, v in geldend.items() if not v.is_verwijdering}
+
+
+@dataclass(frozen=True, slots=True)
+class Allocatie:
+    """A toewijzing in its counting version, placed in a segment of the region (None: unmapped)."""
+
+    sleutel: Sleutel
+    client: str
+    segment: str | None
+    start: date
+    eind: date | None  # inclusive; None: open end
+
+    @property
+    def gemeentecode(self) -> str:
+        return self.sleutel[0]
+
+    def overlapt(self, van: date, tot: date) -> bool:
+        return self.start <= tot and (self.eind is None or self.eind >= van)
+
+
+def allocaties(geldend: Iterable[Versie], regio: Regio) -> list[Allocatie]:
+    """Counting versions of the region's gemeenten, mapped to segments; exclusions removed.
+
+    The most specific rule picks the segment on the allocation's start date; if that
+    segment excludes the gemeente, the allocation is out of scope: not counted, not
+    unmapped, no fall-through to another rule.
+    """
+    result = []
+    for v in geldend:
+        if v.gemeentecode not in regio.gemeenten:
+            continue
+        segment = regio.segment_voor(v.gemeentecode, v.categorie, v.code, v.ingangsdatum)
+        if segment is not None and v.gemeentecode in segment.uitgesloten_gemeenten:
+            continue
+        result.append(Allocatie(v.sleutel, v.client, segment.id if segment else None,
+                                v.ingangsdatum, v.einddatum))
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Classificatie:
+    allocatie: Allocatie
+    categorie: Categorie | None  # None for an unmapped allocation
+    delta: int | None  # S - end(P) in days; None: no predecessor or an open-ended one
+    voorganger: Sleutel | None
+    uitstroom: bool  # definitive or provisional: that depends on K, see `is_voorlopig`
+
+    def is_voorlopig(self, n: int, k: date) -> bool:
+        """A follow-up may still arrive: E + n lies after K."""
+        return self.uitstroom and self.allocatie.eind is not None and (
+            self.allocatie.eind + timedelta(days=n) > k)
+
+
+_OPEN = date.max
+
+
+def categorie_voor(delta: int | None, heeft_voorganger: bool, n: int, m: int) -> Categorie:
+    """Δ = S - end(P): None with a predecessor means an open end (Δ = -∞)."""
+    if not heeft_voorganger:
+        return Categorie.INSTROOM
+    if delta is None or delta < -n:
+        return Categorie.STAPELING
+    if delta <= n:
+        return Categorie.DOORSTROOM
+    if delta <= m:
+        return Categorie.RECIDIVE
+    return Categorie.HERNIEUWDE_INSTROOM
+
+
+def classificeer(alle: Iterable[Allocatie], n: int, m: int) -> list[Classificatie]:
+    """Give every allocation exactly one inflow category, and decide uitstroom.
+
+    Per client and segment (across all gemeenten of the region):
+    - predecessor P of A: among the others that started before A (earlier start, or the
+      same start and a smaller key) the one with the latest end (open end latest);
+    - A with end E is an uitstroom unless some B starts by E + n and ends after E (or on
+      E with a larger key): two ending on the same day give one uitstroom, the larger key's.
+    """
+    groepen: dict[tuple[str, str], list[Allocatie]] = defaultdict(list)
+    result: list[Classificatie] = []
+    for a in alle:
+        if a.segment is None:
+            result.append(Classificatie(a, None, None, None, False))
+        else:
+            groepen[(a.client, a.segment)].append(a)
+    for groep in groepen.values():
+        groep.sort(key=lambda a: (a.start, a.sleutel))
+        laatste_eind: date | None = None
+        laatste: Allocatie | None = None
+        for a in groep:
+            if laatste is None:
+                delta, categorie = None, Categorie.INSTROOM
+            else:
+                delta = None if laatste_eind == _OPEN else (a.start - laatste_eind).days
+                categorie = categorie_voor(delta, True, n, m)
+            result.append(Classificatie(a, categorie, delta,
+                                        laatste.sleutel if laatste else None,
+                                        _is_uitstroom(a, groep, n)))
+            eind = a.eind or _OPEN
+            if laatste_eind is None or eind > laatste_eind:
+                laatste_eind, laatste = eind, a
+    return result
+
+
+def _is_uitstroom(a: Allocatie, groep: Sequence[Allocatie], n: int) -> bool:
+    if a.eind is None:
+        return False
+    grens = a.eind + timedelta(days=n)
+    for b in groep:
+        if b is a or b.start > grens:
+            continue
+        b_eind = b.eind or _OPEN
+        if b_eind > a.eind or (b_eind == a.eind and b.sleutel > a.sleutel):
+            return False
+    return True
+
+
+def classificeer_op(versies: Iterable[Versie], regio: Regio, k: date) -> list[Classificatie]:
+    """Everything known at K, classified: the whole pipeline for one knowledge time."""
+    return classificeer(allocaties(geldende_versies(versies, k).values(), regio), regio.n, regio.m)
+
+
+# -- counting -------------------------------------------------------------------------------
+
+
+FLOW = ("instroom", "stapeling", "doorstroom", "recidive", "hernieuwde_instroom",
+        "uitstroom", "uitstroom_voorlopig")
+
+
+@dataclass
+class SegmentTelling:
+    segment: str
+    naam: str
+    flow: bool
+    instroom: int | None = 0
+    stapeling: int | None = 0
+    doorstroom: int | None = 0
+    recidive: int | None = 0
+    hernieuwde_instroom: int | None = 0
+    uitstroom: int | None = 0
+    uitstroom_voorlopig: int | None = 0
+    in_zorg: int = 0
+    unieke_jeugdigen: int = 0
+
+    def als_dict(self) -> dict[str, object]:
+        return {"segment": self.segment, "name": self.naam, "flow": self.flow,
+                **{k: getattr(self, k) for k in (*FLOW, "in_zorg", "unieke_jeugdigen")}}
+
+
+@dataclass
+class Telling:
+    """The figures for one (region, window, K, gemeente?), in the shape of `counts --format json`."""
+
+    regio: str
+    van: date
+    peildatum: date
+    k: date | None
+    gemeente: str | None
+    segmenten: list[SegmentTelling]
+    unmapped_toewijzingen: int
+    totaal_unieke_jeugdigen: int
+    waarschuwingen: list[str] = field(default_factory=list)
+
+    def als_dict(self) -> dict[str, object]:
+        return {
+            "region": self.regio,
+            "from": self.van.isoformat(),
+            "peildatum": self.peildatum.isoformat(),
+            "known_at": self.k.isoformat() if self.k else None,
+            "gemeente": self.gemeente,
+            "segments": [s.als_dict() for s in self.segmenten],
+            "unmapped_toewijzingen": self.unmapped_toewijzingen,
+            "totaal_unieke_jeugdigen": self.totaal_unieke_jeugdigen,
+            "warnings": self.waarschuwingen,
+        }
+
+
+def tel(
+    classificaties: Iterable[Classificatie],
+    regio: Regio,
+    van: date,
+    peildatum: date,
+    k: date,
+    gemeente: str | None = None,
+    *,
+    k_getoond: date | None = None,
+) -> Telling:
+    """Count a window [van, peildatum] as known at K, for the region or one gemeente.
+
+    Inflow categories count allocations starting in the window, uitstroom those ending in
+    it, in zorg those running on the peildatum, unique children those overlapping it. Each
+    figure goes to the gemeente of the allocation it counts.
+    """
+    if peildatum < van:
+        raise ValueError(f"peildatum {peildatum} lies before from {van}")
+    per_segment = {s.id: SegmentTelling(s.id, s.naam, s.flow) for s in regio.segmenten}
+    kinderen: dict[str, set[str]] = defaultdict(set)
+    unmapped = 0
+    for c in classificaties:
+        a = c.allocatie
+        if gemeente is not None and a.gemeentecode != gemeente:
+            continue
+        if a.segment is None:
+            unmapped += a.overlapt(van, peildatum)
+            continue
+        t = per_segment[a.segment]
+        if van <= a.start <= peildatum and c.categorie is not None:
+            setattr(t, c.categorie.value, getattr(t, c.categorie.value) + 1)
+        if c.uitstroom and a.eind is not None and van <= a.eind <= peildatum:
+            t.uitstroom += 1  # type: ignore[operator]
+            t.uitstroom_voorlopig += c.is_voorlopig(regio.n, k)  # type: ignore[operator]
+        if a.start <= peildatum and (a.eind is None or a.eind >= peildatum):
+            t.in_zorg += 1
+        if a.overlapt(van, peildatum):
+            kinderen[a.segment].add(a.client)
+    for t in per_segment.values():
+        t.unieke_jeugdigen = len(kinderen[t.segment])
+        if not t.flow:
+            for naam in FLOW:
+                setattr(t, naam, None)
+    waarschuwing = regio.window_waarschuwing(van)
+    return Telling(
+        regio=regio.id, van=van, peildatum=peildatum, k=k_getoond, gemeente=gemeente,
+        segmenten=list(per_segment.values()), unmapped_toewijzingen=unmapped,
+        totaal_unieke_jeugdigen=len(set().union(*kinderen.values())),
+        waarschuwingen=[waarschuwing] if waarschuwing else [],
+    )
+
+
+# -- knowledge time -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Periode:
+    """A classification as it was known for knowledge times K in [bekend_vanaf, bekend_tot)."""
+
+    classificatie: Classificatie
+    bekend_vanaf: date
+    bekend_tot: date | None  # None: still known so
+    oorzaak: str  # the message(s) of bekend_vanaf that made it so, "gemeente:identificatie"
+
+
+def tijdlijn(versies: Sequence[Versie], regio: Regio, clients: set[str]) -> list[Periode]:
+    """How the classification of these clients' allocations changed over knowledge time.
+
+    `versies` must hold every version of every toewijzing that ever belonged to one of the
+    clients (classification looks at one client's allocations only, so that is enough).
+    The classification can only change on a Dagtekening, so it is computed once per
+    distinct Dagtekening: the live projection stores these periods, and any K is answered
+    by the periods that contain it.
+    """
+    momenten: dict[date, set[str]] = defaultdict(set)
+    for v in versies:
+        momenten[v.dagtekening].add(f"{v.gemeentecode}:{v.identificatie}")
+    lopend: dict[Sleutel, tuple[Classificatie, date, str]] = {}
+    result: list[Periode] = []
+    for k in sorted(momenten):
+        oorzaak = ",".join(sorted(momenten[k]))
+        huidig = {c.allocatie.sleutel: c for c in classificeer_op(versies, regio, k)
+                  if c.allocatie.client in clients}
+        for key, (c, vanaf, o) in list(lopend.items()):
+            if huidig.get(key) != c:
+                result.append(Periode(c, vanaf, k, o))
+                del lopend[key]
+        for key, c in huidig.items():
+            if key not in lopend:
+                lopend[key] = (c, k, oorzaak)
+    result.extend(Periode(c, vanaf, None, o) for c, vanaf, o in lopend.values())
+    return result
+
+
+def geldig_op(perioden: Iterable[Periode], k: date) -> list[Classificatie]:
+    return [p.classificatie for p in perioden
+            if p.bekend_vanaf <= k and (p.bekend_tot is None or k < p.bekend_tot)]

@@ -1,0 +1,173 @@
+"""Region configuration: which gemeenten buy together, their segments and product rules.
+
+A region is configuration, not code (DOMAIN.md, Regions and segments). Files are TOML (they
+allow comments, so every assumption can sit next to the rule it explains), validated with
+pydantic when loaded. The shipped regions live in `projections/regios/`; others are added
+with JEUGDSTROOM_REGION_CONFIGS or `--region-config FILE`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable
+from datetime import date, timedelta
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+SHIPPED = Path(__file__).parent / "regios"
+
+CATEGORIEEN = {
+    "40": "Persoonlijke verzorging", "41": "Dagbehandeling", "42": "Vervoer",
+    "43": "Verblijf incl. behandeling", "44": "Verblijf excl. behandeling", "45": "Ambulant",
+    "46": "Crisis", "47": "Jeugdreclassering", "48": "Jeugdbescherming",
+    "49": "Preventief justitieel", "50": "Maatwerk", "51": "Generalistische basis-ggz",
+    "52": "Specialistische ggz", "53": "Kindergeneeskunde", "54": "Jeugd-ggz",
+    "55": "Landelijk ingekocht",
+}
+
+
+class RegioConfigError(ValueError):
+    """A region file is wrong; the message names the file, the field and what to write."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProductRegel(_Model):
+    """Maps products to a segment: by categorie, code prefix or exact code, optionally per
+    gemeente and for a period of allocation start dates (contracts change)."""
+
+    categorie: str | None = None
+    prefix: str | None = None
+    code: str | None = None
+    gemeenten: tuple[str, ...] = ()
+    geldig_vanaf: date | None = None
+    geldig_tot: date | None = None  # inclusive
+
+    @model_validator(mode="after")
+    def _een_criterium(self) -> ProductRegel:
+        if not (self.categorie or self.prefix or self.code):
+            raise ValueError("a rule needs categorie, prefix or code")
+        if self.geldig_vanaf and self.geldig_tot and self.geldig_tot < self.geldig_vanaf:
+            raise ValueError("geldig_tot lies before geldig_vanaf")
+        return self
+
+    @property
+    def specificiteit(self) -> tuple[int, int, int]:
+        """Exact code beats a prefix (a longer prefix beats a shorter one) beats a categorie;
+        at equal product precision a rule for named gemeenten beats one for all."""
+        if self.code:
+            rang, lengte = 3, len(self.code)
+        elif self.prefix:
+            rang, lengte = 2, len(self.prefix)
+        else:
+            rang, lengte = 1, 0
+        return rang, lengte, 1 if self.gemeenten else 0
+
+    def past(self, gemeentecode: str, categorie: str | None, code: str | None, op: date) -> bool:
+        if self.gemeenten and gemeentecode not in self.gemeenten:
+            return False
+        if (self.geldig_vanaf and op < self.geldig_vanaf) or (self.geldig_tot and op > self.geldig_tot):
+            return False
+        if self.categorie and categorie != self.categorie:
+            return False
+        if self.prefix and not (code or "").startswith(self.prefix):
+            return False
+        return not (self.code and code != self.code)
+
+
+class Segment(_Model):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    naam: str
+    flow: bool = True  # False: no flow figures, shown as n.v.t. (not 0)
+    uitgesloten_gemeenten: tuple[str, ...] = ()
+    regels: tuple[ProductRegel, ...]
+
+
+class Regio(_Model):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    naam: str
+    gemeenten: dict[str, str]  # CBS code -> name
+    history_start: date
+    n: int = Field(default=14, ge=0)
+    m: int = Field(default=180, ge=1)
+    min_cel: int = Field(default=10, ge=1)
+    segmenten: tuple[Segment, ...]
+
+    @field_validator("gemeenten")
+    @classmethod
+    def _cbs_codes(cls, gemeenten: dict[str, str]) -> dict[str, str]:
+        wrong = [code for code in gemeenten if not (len(code) == 4 and code.isdigit())]
+        if wrong:
+            raise ValueError(f"gemeentecodes are 4-digit CBS codes (quoted), not {wrong}")
+        return gemeenten
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Regio:
+        if self.n >= self.m:
+            raise ValueError(f"n ({self.n}) must be smaller than m ({self.m})")
+        ids = [s.id for s in self.segmenten]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"segment ids must be unique: {ids}")
+        for segment in self.segmenten:
+            vreemd = set(segment.uitgesloten_gemeenten).union(
+                *(r.gemeenten for r in segment.regels)) - set(self.gemeenten)
+            if vreemd:
+                raise ValueError(
+                    f"segment {segment.id} names gemeenten outside the region: {sorted(vreemd)}")
+        return self
+
+    @cached_property
+    def _regels(self) -> list[tuple[ProductRegel, Segment]]:
+        pairs = [(r, s) for s in self.segmenten for r in s.regels]
+        # most specific first; at equal specificity the order of the file decides
+        return sorted(pairs, key=lambda pair: pair[0].specificiteit, reverse=True)
+
+    def segment_voor(
+        self, gemeentecode: str, categorie: str | None, code: str | None, start: date
+    ) -> Segment | None:
+        """The segment of a product on the allocation's start date (None: unmapped)."""
+        for regel, segment in self._regels:
+            if regel.past(gemeentecode, categorie, code, start):
+                return segment
+        return None
+
+    def segment(self, segment_id: str) -> Segment:
+        for segment in self.segmenten:
+            if segment.id == segment_id:
+                return segment
+        raise KeyError(segment_id)
+
+    def window_waarschuwing(self, van: date) -> str | None:
+        """Inflow near history_start looks like instroom (its predecessor is not in the data)."""
+        if van < self.history_start + timedelta(days=self.m):
+            return (f"the window starts less than m={self.m} days after history_start "
+                    f"{self.history_start.isoformat()}: instroom may be overstated")
+        return None
+
+
+def lees_regio(path: Path) -> Regio:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise RegioConfigError(f"{path}: cannot read the region file ({error.strerror})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise RegioConfigError(f"{path}: not valid TOML: {error}") from None
+    try:
+        return Regio.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in error.errors())
+        raise RegioConfigError(f"{path}: {problems}") from None
+
+
+def laad_regios(extra: Iterable[Path] = ()) -> dict[str, Regio]:
+    """The shipped regions plus the given files; a later file with the same id replaces one."""
+    regios: dict[str, Regio] = {}
+    for path in [*sorted(SHIPPED.glob("*.toml")), *extra]:
+        regio = lees_regio(path)
+        regios[regio.id] = regio
+    return regios
