@@ -45,8 +45,8 @@ class GemeenteRegister:
                 "no CBS list of gemeenten configured: set JEUGDSTROOM_GEMEENTEN_FILES to a JSON "
                 'list of CSV files such as ["cbs-gemeenten-2026.csv"]'
             )
-        self._lijsten = sorted(lijsten, key=lambda lijst: lijst.geldig_vanaf)
-        self._vanaf = [lijst.geldig_vanaf for lijst in self._lijsten]
+        self.lijsten = sorted(lijsten, key=lambda lijst: lijst.geldig_vanaf)
+        self._vanaf = [lijst.geldig_vanaf for lijst in self.lijsten]
 
     @classmethod
     def from_csv(cls, paths: list[Path]) -> GemeenteRegister:
@@ -54,13 +54,13 @@ class GemeenteRegister:
 
     def lijst_op(self, datum: date) -> GemeenteLijst:
         index = bisect_right(self._vanaf, datum) - 1
-        return self._lijsten[max(index, 0)]
+        return self.lijsten[max(index, 0)]
 
     def gemeente(self, code: str, op: date) -> Gemeente | None:
         return self.lijst_op(op).gemeenten.get(code)
 
     def actueel(self) -> dict[str, Gemeente]:
-        return self._lijsten[-1].gemeenten
+        return self.lijsten[-1].gemeenten
 
 
 def _read(path: Path) -> GemeenteLijst:

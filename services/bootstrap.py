@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from pathlib import Path
 
 import nats
 from faststream import FastStream
@@ -16,9 +17,11 @@ from nats.aio.msg import Msg
 from events.gemeenten import GemeenteRegister
 from events.ijw import XsdSchemas
 from events.pseudonym import Pseudonimiseerder
+from projections.regio import Regio, laad_regios
 from services.eventstore import Gebeurtenissen
 from services.ingest import Ingest, NatsIngest
 from services.nats import ensure_stream, ijw_stream, ingest_consumer
+from services.projector import Projector
 from services.runtime import EmbeddedRuntime, Endpoints
 from services.settings import Settings
 
@@ -70,6 +73,15 @@ def xsd_schemas(settings: Settings) -> XsdSchemas | None:
 
 def event_store(database_url: str) -> Gebeurtenissen:
     return Gebeurtenissen(database_url)
+
+
+def regios(settings: Settings, extra: list[Path] | None = None) -> dict[str, Regio]:
+    """The shipped regions, JEUGDSTROOM_REGION_CONFIGS and --region-config files, by id."""
+    return laad_regios([*settings.region_configs, *(extra or [])])
+
+
+def projector(settings: Settings, database_url: str, extra: list[Path] | None = None) -> Projector:
+    return Projector(event_store(database_url), list(regios(settings, extra).values()))
 
 
 def ingest(settings: Settings, database_url: str) -> Ingest:

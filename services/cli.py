@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import enum
+import json
 import logging
+import sys
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,11 +20,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from events.gemeenten import GemeenteRegisterError
+from events.gemeenten import GemeenteRegister, GemeenteRegisterError
 from events.ijw import Afgewezen
+from projections.flow import Telling
+from projections.regio import Regio, RegioConfigError, regios_uit_cbs
 from services import bootstrap
 from services.ingest import StreamBericht
 from services.nats import ijw_bestanden, publiceer
+from services.projector import Projector
+from services.projector import diff as diff_figures
+from services.projector import replay as replay_telling
 from services.runtime import EmbeddedRuntime, RuntimeError_
 from services.settings import Settings
 
@@ -230,6 +240,249 @@ def replay_rejected(
         raise typer.Exit(1) from None
     console.print(f"stream seq {seq} ingested: {uitkomst.records} iJw records, "
                   f"{uitkomst.events} new events")
+
+
+# -- flow figures ---------------------------------------------------------------------------
+
+RegionOpt = Annotated[str, typer.Option("--region", help="region id (see `jeugdstroom regions list`)")]
+DateOpt = Annotated[datetime, typer.Option(formats=["%Y-%m-%d"])]
+FromOpt = Annotated[datetime | None, typer.Option(
+    "--from", formats=["%Y-%m-%d"], help="first day of the window (default: 1 January)")]
+KnownAtOpt = Annotated[datetime | None, typer.Option(
+    "--known-at", formats=["%Y-%m-%d"], help="knowledge date K (default: now)")]
+GemeenteOpt = Annotated[str | None, typer.Option(help="one gemeente (4-digit CBS code)")]
+RegionConfigOpt = Annotated[list[Path] | None, typer.Option(
+    "--region-config", help="extra region file(s) (TOML), beside the shipped ones")]
+
+
+class Formaat(enum.StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def _regio(settings: Settings, region: str, extra: list[Path] | None) -> Regio:
+    try:
+        regios = bootstrap.regios(settings, extra)
+    except RegioConfigError as error:
+        raise _fail(str(error)) from None
+    if region not in regios:
+        raise _fail(f"unknown region '{region}': choose one of {', '.join(sorted(regios))} "
+                    "or add its file with --region-config")
+    return regios[region]
+
+
+def _venster(peildatum: datetime, van: datetime | None, regio: Regio, gemeente: str | None
+             ) -> tuple[date, date]:
+    pd = peildatum.date()
+    start = van.date() if van else date(pd.year, 1, 1)
+    if pd < start:
+        raise _fail(f"--peildatum {pd} lies before --from {start}: the window is [from, peildatum]")
+    if gemeente is not None and gemeente not in regio.gemeenten:
+        raise _fail(f"gemeente {gemeente} is not in region {regio.id}: choose one of "
+                    f"{', '.join(sorted(regio.gemeenten))}")
+    return start, pd
+
+
+def _projector(settings: Settings, extra: list[Path] | None) -> Projector:
+    servers = _endpoints(settings)
+    try:
+        projector = bootstrap.projector(settings, servers.database_url, extra)
+    except RegioConfigError as error:
+        raise _fail(str(error)) from None
+    achter = projector.laatste() - projector.positie()
+    if achter > 0:
+        err.print(f"[yellow]note:[/yellow] the projection is {achter} events behind the event "
+                  "store; run `jeugdstroom project` for the latest figures")
+    return projector
+
+
+def _toon(telling: Telling, formaat: Formaat, titel: str) -> None:
+    data = telling.als_dict()
+    if formaat is Formaat.json:
+        console.print_json(json.dumps(data))
+        return
+    kolommen = ["instroom", "stapeling", "doorstroom", "recidive", "hernieuwde_instroom",
+                "uitstroom", "uitstroom_voorlopig", "in_zorg", "unieke_jeugdigen"]
+    if formaat is Formaat.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["segment", "name", *kolommen])
+        for s in data["segments"]:
+            writer.writerow([s["segment"], s["name"],
+                             *("n.v.t." if s[k] is None else s[k] for k in kolommen)])
+        return
+    table = Table(title=titel, title_justify="left")
+    table.add_column("segment")
+    for k in kolommen:
+        table.add_column(k.replace("_", " "), justify="right")
+    for s in data["segments"]:
+        table.add_row(s["name"], *("n.v.t." if s[k] is None else str(s[k]) for k in kolommen))
+    console.print(table)
+    console.print(f"unieke jeugdigen totaal: {data['totaal_unieke_jeugdigen']}; "
+                  f"toewijzingen zonder segment (unmapped): {data['unmapped_toewijzingen']}")
+    for waarschuwing in data["warnings"]:
+        err.print(f"[yellow]warning:[/yellow] {waarschuwing}")
+
+
+def _titel(regio: Regio, van: date, pd: date, k: date | None, gemeente: str | None) -> str:
+    waar = regio.gemeenten[gemeente] if gemeente else regio.naam
+    return (f"{waar}: {van.isoformat()} t/m {pd.isoformat()}, "
+            f"bekend op {k.isoformat() if k else 'nu'}")
+
+
+@app.command()
+def counts(
+    region: RegionOpt,
+    peildatum: DateOpt,
+    van: FromOpt = None,
+    known_at: KnownAtOpt = None,
+    gemeente: GemeenteOpt = None,
+    formaat: Annotated[Formaat, typer.Option("--format")] = Formaat.table,
+    region_config: RegionConfigOpt = None,
+) -> None:
+    """Flow figures per segment for the window from..peildatum, as known at a date (default: now)."""
+    settings = _settings()
+    regio = _regio(settings, region, region_config)
+    start, pd = _venster(peildatum, van, regio, gemeente)
+    k = known_at.date() if known_at else None
+    telling = _projector(settings, region_config).telling(regio, start, pd, k, gemeente)
+    _toon(telling, formaat, _titel(regio, start, pd, k, gemeente))
+
+
+@app.command()
+def replay(
+    region: RegionOpt,
+    peildatum: DateOpt,
+    van: FromOpt = None,
+    known_at: KnownAtOpt = None,
+    gemeente: GemeenteOpt = None,
+    formaat: Annotated[Formaat, typer.Option("--format")] = Formaat.table,
+    region_config: RegionConfigOpt = None,
+) -> None:
+    """Recompute the figures from the event log alone and compare with the projection.
+
+    Exit status 1 when they differ."""
+    settings = _settings()
+    regio = _regio(settings, region, region_config)
+    start, pd = _venster(peildatum, van, regio, gemeente)
+    k = known_at.date() if known_at else None
+    projector = _projector(settings, region_config)
+    opnieuw = replay_telling(projector.store, regio, start, pd, k, gemeente)
+    _toon(opnieuw, formaat, "replay from the event log: " + _titel(regio, start, pd, k, gemeente))
+    if opnieuw.als_dict() != projector.telling(regio, start, pd, k, gemeente).als_dict():
+        err.print("[red]the replay DIFFERS from the projection[/red]: compare with "
+                  "`jeugdstroom counts` using the same options; rebuild with "
+                  "`jeugdstroom project --rebuild`")
+        raise typer.Exit(1)
+    err.print("replay agrees with the projection")
+
+
+@app.command()
+def diff(
+    region: RegionOpt,
+    peildatum: DateOpt,
+    known_at: Annotated[list[datetime], typer.Option(
+        "--known-at", formats=["%Y-%m-%d"], help="two knowledge dates: K1 then K2")],
+    van: FromOpt = None,
+    gemeente: GemeenteOpt = None,
+    region_config: RegionConfigOpt = None,
+) -> None:
+    """Explain how the figures for one peildatum differ between two knowledge dates."""
+    if len(known_at) != 2:
+        raise _fail("give --known-at exactly twice: the earlier and the later knowledge date")
+    settings = _settings()
+    regio = _regio(settings, region, region_config)
+    start, pd = _venster(peildatum, van, regio, gemeente)
+    k1, k2 = (k.date() for k in known_at)
+    een, twee, wijzigingen = diff_figures(
+        _projector(settings, region_config), regio, start, pd, k1, k2, gemeente)
+    table = Table(title=f"{_titel(regio, start, pd, k1, gemeente)} -> {k2.isoformat()}",
+                  title_justify="left")
+    table.add_column("segment")
+    velden = ["instroom", "stapeling", "doorstroom", "recidive", "hernieuwde_instroom",
+              "uitstroom", "uitstroom_voorlopig", "in_zorg", "unieke_jeugdigen"]
+    for veld in velden:
+        table.add_column(veld.replace("_", " "), justify="right")
+    for a, b in zip(een.segmenten, twee.segmenten, strict=True):
+        table.add_row(a.naam, *(_verschil(getattr(a, v), getattr(b, v)) for v in velden))
+    console.print(table)
+    detail = Table("client (pseudonym)", "toewijzing", "segment", "at K1", "at K2", "caused by",
+                   title=f"{len(wijzigingen)} allocations behind the difference", title_justify="left")
+    for w in wijzigingen:
+        detail.add_row(w.client[:12], f"{w.gemeentecode}:{w.toewijzingnummer}", w.segment or "-",
+                       w.oud, w.nieuw, w.oorzaak)
+    console.print(detail)
+
+
+def _verschil(oud: int | None, nieuw: int | None) -> str:
+    if oud is None or nieuw is None:
+        return "n.v.t."
+    return f"{oud} -> {nieuw} ({nieuw - oud:+d})" if nieuw != oud else str(oud)
+
+
+@app.command()
+def project(
+    until_caught_up: Annotated[bool, typer.Option(
+        "--until-caught-up", help="stop once the projection has reached the event store")] = False,
+    rebuild: Annotated[bool, typer.Option(
+        "--rebuild", help="drop the read tables and project the whole event log again")] = False,
+    region_config: RegionConfigOpt = None,
+) -> None:
+    """Run the projector: keep the flow read tables up to date with the event store."""
+    settings = _settings()
+    projector = _projector(settings, region_config)
+    if rebuild:
+        projector.herbouw()
+    if not until_caught_up:
+        err.print("projector: following the event store; Ctrl-C stops")
+        projector.volg()
+        return
+    with _progress() as progress:
+        task = progress.add_task("projecting (events)", total=None)
+        projector.volg(tot_bij=True,
+                       voortgang=lambda pos, doel: progress.update(task, completed=pos, total=doel))
+    console.print(f"projection at event {projector.positie()}")
+
+
+regions_app = typer.Typer(help="Region configurations: list them, or make them from the CBS list.")
+app.add_typer(regions_app, name="regions")
+
+
+@regions_app.command("list")
+def regions_list(region_config: RegionConfigOpt = None) -> None:
+    """The regions jeugdstroom knows, with their gemeenten and segments."""
+    settings = _settings()
+    table = Table("id", "name", "gemeenten", "segments", "history_start")
+    for regio in _alle_regios(settings, region_config).values():
+        table.add_row(regio.id, regio.naam, str(len(regio.gemeenten)),
+                      ", ".join(s.id + ("" if s.flow else " (no flow)") for s in regio.segmenten),
+                      regio.history_start.isoformat())
+    console.print(table)
+
+
+def _alle_regios(settings: Settings, extra: list[Path] | None) -> dict[str, Regio]:
+    try:
+        return bootstrap.regios(settings, extra)
+    except RegioConfigError as error:
+        raise _fail(str(error)) from None
+
+
+@regions_app.command("from-cbs")
+def regions_from_cbs(
+    cbs_file: Annotated[Path, typer.Argument(help="CBS list of gemeenten with jeugdzorgregio (CSV)")],
+    out: Annotated[Path, typer.Option(help="directory for the region files")] = Path("regions"),
+) -> None:
+    """Write one region file per CBS jeugdzorgregio, with a segment per product category."""
+    try:
+        register = GemeenteRegister.from_csv([cbs_file])
+    except GemeenteRegisterError as error:
+        raise _fail(str(error)) from None
+    out.mkdir(parents=True, exist_ok=True)
+    bestanden = regios_uit_cbs(register)
+    for naam, tekst in bestanden.items():
+        (out / f"{naam}.toml").write_text(tekst, encoding="utf-8")
+    console.print(f"{len(bestanden)} region files written to {out}/; refine their segments, then "
+                  f"use them with --region-config or JEUGDSTROOM_REGION_CONFIGS")
 
 
 def _progress() -> Progress:

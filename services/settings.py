@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     xsd_dir: Path | None = None
     gemeenten_files: list[Path] = []
     pseudonym_key: SecretStr | None = None
+    region_configs: list[Path] = []  # region files beside the shipped ones
 
     stream: str = "IJW"
     ingest_durable: str = "ingest"

@@ -1,0 +1,179 @@
+"""The flow projection's read tables on PostgreSQL, and the queries that answer counts.
+
+`flow_versie` keeps every toewijzing version as the event store recorded it; `flow_periode`
+keeps, per region and client, each allocation's classification with the knowledge-time
+interval [bekend_vanaf, bekend_tot) in which it held (see `flow.tijdlijn`). Any K is then
+one indexed range query; the live figures are the rows with bekend_tot NULL. The writes
+and the library's tracking record share one transaction (a TrackingRecorder subclass, the
+library's materialised-view pattern), so a restart neither skips nor doubles a page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+from events.domain import Toewijzing
+from projections.flow import Allocatie, Categorie, Classificatie, Periode, Versie, tijdlijn
+from projections.regio import Regio
+
+_TABLES = [
+    SQL("""CREATE TABLE IF NOT EXISTS flow_toewijzing (
+        originator_id uuid PRIMARY KEY, gemeentecode text NOT NULL, toewijzingnummer text NOT NULL)"""),
+    SQL("""CREATE TABLE IF NOT EXISTS flow_versie (
+        notification_id bigint PRIMARY KEY, gemeentecode text NOT NULL,
+        toewijzingnummer text NOT NULL, client text NOT NULL, categorie text, code text,
+        toegewezen_op timestamp NOT NULL, ingangsdatum date NOT NULL, einddatum date,
+        reden_wijziging text, dagtekening date NOT NULL, identificatie text NOT NULL)"""),
+    SQL("CREATE INDEX IF NOT EXISTS flow_versie_client ON flow_versie (client)"),
+    SQL("CREATE INDEX IF NOT EXISTS flow_versie_toewijzing ON flow_versie (gemeentecode, toewijzingnummer)"),
+    SQL("""CREATE TABLE IF NOT EXISTS flow_periode (
+        regio text NOT NULL, client text NOT NULL, gemeentecode text NOT NULL,
+        toewijzingnummer bigint NOT NULL, segment text, start date NOT NULL, eind date,
+        categorie text, delta integer, voorganger_gemeente text, voorganger_nummer bigint,
+        uitstroom boolean NOT NULL, bekend_vanaf date NOT NULL, bekend_tot date,
+        oorzaak text NOT NULL)"""),
+    SQL("CREATE INDEX IF NOT EXISTS flow_periode_client ON flow_periode (regio, client)"),
+    SQL("CREATE INDEX IF NOT EXISTS flow_periode_k ON flow_periode (regio, bekend_vanaf, bekend_tot)"),
+]
+
+_VERSIE_KOLOMMEN = ("gemeentecode, toewijzingnummer, client, categorie, code, toegewezen_op, "
+                    "ingangsdatum, einddatum, reden_wijziging, dagtekening, identificatie")
+
+
+@dataclass(frozen=True)
+class Pagina:
+    """What one page of the notification log adds: new toewijzingen and new versions."""
+
+    toewijzingen: list[tuple[UUID, str, str]]
+    versies: list[tuple[int, UUID, Toewijzing.VersieOntvangen]]
+
+
+class FlowRecorder(PostgresTrackingRecorder):
+    """Read tables of the flow projection plus the library's tracking table."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sql_create_statements.extend(_TABLES)
+
+    def verwerk(self, pagina: Pagina, regios: Sequence[Regio], tracking: Tracking) -> int:
+        """Store a page and re-classify exactly the clients it touches; returns their number."""
+        with self.datastore.transaction(commit=True) as curs:
+            for originator_id, gemeentecode, nummer in pagina.toewijzingen:
+                curs.execute(
+                    "INSERT INTO flow_toewijzing VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                    (originator_id, gemeentecode, nummer))
+            geraakt: set[tuple[str, str]] = set()
+            for notification_id, originator_id, e in pagina.versies:
+                curs.execute(
+                    f"INSERT INTO flow_versie (notification_id, {_VERSIE_KOLOMMEN}) "  # noqa: S608
+                    "SELECT %s, gemeentecode, toewijzingnummer, %s, %s, %s, %s, %s, %s, %s, %s, %s "
+                    "FROM flow_toewijzing WHERE originator_id = %s "
+                    "ON CONFLICT DO NOTHING RETURNING gemeentecode, toewijzingnummer",
+                    (notification_id, e.client, e.categorie, e.code, e.toegewezen_op,
+                     e.ingangsdatum, e.einddatum, e.reden_wijziging, e.dagtekening,
+                     e.bericht_identificatie, originator_id))
+                row = curs.fetchone()
+                if row is not None:
+                    geraakt.add((row["gemeentecode"], row["toewijzingnummer"]))
+            clients = self._clients_van(curs, geraakt)
+            for regio in regios:
+                for client in clients:
+                    self._herclassificeer(curs, regio, client)
+            self._insert_tracking(curs, tracking)
+        return len(clients)
+
+    @staticmethod
+    def _clients_van(curs: Cursor[DictRow], toewijzingen: set[tuple[str, str]]) -> set[str]:
+        """Every client a changed toewijzing ever belonged to: all their figures may move."""
+        clients: set[str] = set()
+        for gemeentecode, nummer in toewijzingen:
+            curs.execute("SELECT DISTINCT client FROM flow_versie WHERE gemeentecode = %s "
+                         "AND toewijzingnummer = %s", (gemeentecode, nummer))
+            clients.update(r["client"] for r in curs.fetchall())
+        return clients
+
+    @staticmethod
+    def _herclassificeer(curs: Cursor[DictRow], regio: Regio, client: str) -> None:
+        curs.execute(
+            f"SELECT {_VERSIE_KOLOMMEN} FROM flow_versie WHERE (gemeentecode, toewijzingnummer) "  # noqa: S608
+            "IN (SELECT gemeentecode, toewijzingnummer FROM flow_versie WHERE client = %s) "
+            "AND gemeentecode = ANY(%s)",
+            (client, list(regio.gemeenten)))
+        versies = [Versie(**row) for row in curs.fetchall()]
+        curs.execute("DELETE FROM flow_periode WHERE regio = %s AND client = %s", (regio.id, client))
+        perioden = tijdlijn(versies, regio, {client})
+        if perioden:
+            curs.executemany(
+                "INSERT INTO flow_periode VALUES "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [_rij(regio.id, p) for p in perioden])
+
+    def positie(self, application_name: str) -> int:
+        return self.max_tracking_id(application_name) or 0
+
+    def perioden_op(self, regio: str, k: date, van: date, peildatum: date) -> list[Periode]:
+        """Allocations as classified at K that overlap [van, peildatum] (all any count needs)."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT * FROM flow_periode WHERE regio = %(regio)s AND bekend_vanaf <= %(k)s "
+                "AND (bekend_tot IS NULL OR bekend_tot > %(k)s) "
+                "AND start <= %(tot)s AND (eind IS NULL OR eind >= %(van)s)",
+                {"regio": regio, "k": k, "van": van, "tot": peildatum})
+            return [_periode(r) for r in curs.fetchall()]
+
+    def wis(self, application_name: str) -> None:
+        """Forget the projection, for a rebuild from the event log (e.g. after a config change)."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute("TRUNCATE flow_toewijzing, flow_versie, flow_periode")
+            curs.execute(SQL("DELETE FROM {0} WHERE application_name = %s").format(
+                Identifier(self.tracking_table_name)), (application_name,))
+
+
+def _periode(r: dict[str, Any]) -> Periode:
+    c = Classificatie(
+        Allocatie((r["gemeentecode"], r["toewijzingnummer"]), r["client"], r["segment"],
+                  r["start"], r["eind"]),
+        Categorie(r["categorie"]) if r["categorie"] else None,
+        r["delta"],
+        (r["voorganger_gemeente"], r["voorganger_nummer"]) if r["voorganger_gemeente"] else None,
+        r["uitstroom"],
+    )
+    return Periode(c, r["bekend_vanaf"], r["bekend_tot"], r["oorzaak"])
+
+
+def _rij(regio: str, p: Periode) -> tuple[object, ...]:
+    c = p.classificatie
+    a = c.allocatie
+    return (regio, a.client, a.gemeentecode, a.sleutel[1], a.segment, a.start, a.eind,
+            c.categorie.value if c.categorie else None, c.delta,
+            c.voorganger[0] if c.voorganger else None, c.voorganger[1] if c.voorganger else None,
+            c.uitstroom, p.bekend_vanaf, p.bekend_tot, p.oorzaak)
+
+
+def versie_uit_event(e: Toewijzing.VersieOntvangen, gemeentecode: str, nummer: str) -> Versie:
+    """A stored version event as the flow rules see it."""
+    return Versie(gemeentecode, nummer, e.client, e.categorie, e.code, e.toegewezen_op,
+                  e.ingangsdatum, e.einddatum, e.reden_wijziging, e.dagtekening,
+                  e.bericht_identificatie)
+
+
+def uit_eventlog(events: Iterable[object]) -> list[Versie]:
+    """All versions from the event log alone, in any order: the input of `replay`."""
+    toewijzingen: dict[UUID, tuple[str, str]] = {}
+    versies = []
+    for e in events:
+        if isinstance(e, Toewijzing.Geregistreerd):
+            toewijzingen[e.originator_id] = (e.gemeentecode, e.toewijzingnummer)
+        elif isinstance(e, Toewijzing.VersieOntvangen):
+            versies.append(versie_uit_event(e, *toewijzingen[e.originator_id]))
+    return versies
