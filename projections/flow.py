@@ -61,11 +61,16 @@ class Versie:
         return self.reden_wijziging == REDENWIJZIGING_VERWIJDERD and self.einddatum == self.ingangsdatum
 
     @property
-    def volgorde(self) -> tuple[datetime, date, tuple[int, int | str]]:
+    def volgorde(self) -> tuple[object, ...]:
         """Latest Toewijzingsdatum+tijd wins; on a tie the later Dagtekening, then the larger
-        Identificatie (numerically when it is a number)."""
+        Identificatie (numerically when it is a number). Versions equal on all three (one
+        message naming a toewijzing twice) are ordered by content, so that arrival order
+        never decides: a deletion last, then the later end, start, client and product."""
         ident = self.identificatie
-        return self.toegewezen_op, self.dagtekening, (1, int(ident)) if ident.isdigit() else (0, ident)
+        return (self.toegewezen_op, self.dagtekening,
+                (1, int(ident)) if ident.isdigit() else (0, ident),
+                self.is_verwijdering, self.einddatum or date.max, self.ingangsdatum,
+                self.client, self.categorie or "", self.code or "", self.reden_wijziging or "")
 
 
 def geldende_versies(versies: Iterable[Versie], k: date) -> dict[Sleutel, Versie]:
