@@ -10,8 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
+from uuid import UUID
 
-from events.domain import Declaratie, Declaratieregel, Toewijzing
+from events.domain import (
+    Declaratie,
+    Declaratieregel,
+    Toewijzing,
+    declaratie_id,
+    toewijzing_id,
+)
 from events.ijw import (
     Antwoordbericht,
     Bericht,
@@ -123,6 +130,20 @@ def _regel(p: Prestatie, pseudoniem: Pseudoniem) -> Declaratieregel:
         bedrag=p.bedrag,
         retourcodes=p.retourcodes,
     )
+
+
+def aggregaat_ids(bericht: Bericht) -> list[UUID]:
+    """The aggregates `verwerk` will touch, so that they can be loaded together beforehand."""
+    kop = bericht.kop
+    match bericht:
+        case Declaratiebericht():
+            return [declaratie_id(kop.gemeentecode, kop.aanbieder, kop.identificatie,
+                                  kop.dagtekening)]
+        case Antwoordbericht():
+            return [declaratie_id(kop.gemeentecode, kop.aanbieder,
+                                  bericht.declaratie_identificatie, bericht.declaratie_dagtekening)]
+        case _:
+            return [toewijzing_id(kop.gemeentecode, p.toewijzingnummer) for p in bericht.producten]
 
 
 def ijw_records(bericht: Bericht) -> int:

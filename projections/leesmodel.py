@@ -10,6 +10,7 @@ library's materialised-view pattern), so a restart neither skips nor doubles a p
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -49,6 +50,8 @@ _TABLES = [
 _VERSIE_KOLOMMEN = ("gemeentecode, toewijzingnummer, client, categorie, code, toegewezen_op, "
                     "ingangsdatum, einddatum, reden_wijziging, dagtekening, identificatie")
 
+_V_KOLOMMEN = ", ".join("v." + k for k in _VERSIE_KOLOMMEN.split(", "))
+
 
 @dataclass(frozen=True)
 class Pagina:
@@ -66,57 +69,69 @@ class FlowRecorder(PostgresTrackingRecorder):
         self.sql_create_statements.extend(_TABLES)
 
     def verwerk(self, pagina: Pagina, regios: Sequence[Regio], tracking: Tracking) -> int:
-        """Store a page and re-classify exactly the clients it touches; returns their number."""
+        """Store a page and re-classify exactly the clients it touches; returns their number.
+
+        Set-based per page (bulk inserts, one query for the affected clients, one for their
+        versions, COPY for the new periods): a page costs a handful of round trips.
+        """
         with self.datastore.transaction(commit=True) as curs:
-            for originator_id, gemeentecode, nummer in pagina.toewijzingen:
-                curs.execute(
-                    "INSERT INTO flow_toewijzing VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                    (originator_id, gemeentecode, nummer))
-            geraakt: set[tuple[str, str]] = set()
-            for notification_id, originator_id, e in pagina.versies:
-                curs.execute(
-                    f"INSERT INTO flow_versie (notification_id, {_VERSIE_KOLOMMEN}) "  # noqa: S608
-                    "SELECT %s, gemeentecode, toewijzingnummer, %s, %s, %s, %s, %s, %s, %s, %s, %s "
-                    "FROM flow_toewijzing WHERE originator_id = %s "
-                    "ON CONFLICT DO NOTHING RETURNING gemeentecode, toewijzingnummer",
-                    (notification_id, e.client, e.categorie, e.code, e.toegewezen_op,
-                     e.ingangsdatum, e.einddatum, e.reden_wijziging, e.dagtekening,
-                     e.bericht_identificatie, originator_id))
-                row = curs.fetchone()
-                if row is not None:
-                    geraakt.add((row["gemeentecode"], row["toewijzingnummer"]))
+            curs.executemany(
+                "INSERT INTO flow_toewijzing VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                pagina.toewijzingen)
+            sleutels = self._sleutels(curs, {o for _, o, _ in pagina.versies})
+            curs.executemany(
+                f"INSERT INTO flow_versie (notification_id, {_VERSIE_KOLOMMEN}) "  # noqa: S608
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                [(nid, *sleutels[o], e.client, e.categorie, e.code, e.toegewezen_op,
+                  e.ingangsdatum, e.einddatum, e.reden_wijziging, e.dagtekening,
+                  e.bericht_identificatie) for nid, o, e in pagina.versies])
+            geraakt = {sleutels[o] for _, o, _ in pagina.versies}
             clients = self._clients_van(curs, geraakt)
             for regio in regios:
-                for client in clients:
-                    self._herclassificeer(curs, regio, client)
+                self._herclassificeer(curs, regio, clients)
             self._insert_tracking(curs, tracking)
         return len(clients)
 
     @staticmethod
-    def _clients_van(curs: Cursor[DictRow], toewijzingen: set[tuple[str, str]]) -> set[str]:
-        """Every client a changed toewijzing ever belonged to: all their figures may move."""
-        clients: set[str] = set()
-        for gemeentecode, nummer in toewijzingen:
-            curs.execute("SELECT DISTINCT client FROM flow_versie WHERE gemeentecode = %s "
-                         "AND toewijzingnummer = %s", (gemeentecode, nummer))
-            clients.update(r["client"] for r in curs.fetchall())
-        return clients
+    def _sleutels(curs: Cursor[DictRow], originators: set[UUID]) -> dict[UUID, tuple[str, str]]:
+        curs.execute("SELECT originator_id, gemeentecode, toewijzingnummer FROM flow_toewijzing "
+                     "WHERE originator_id = ANY(%s)", (list(originators),))
+        return {r["originator_id"]: (r["gemeentecode"], r["toewijzingnummer"])
+                for r in curs.fetchall()}
 
     @staticmethod
-    def _herclassificeer(curs: Cursor[DictRow], regio: Regio, client: str) -> None:
+    def _clients_van(curs: Cursor[DictRow], toewijzingen: set[tuple[str, str]]) -> list[str]:
+        """Every client a changed toewijzing ever belonged to: all their figures may move."""
+        if not toewijzingen:
+            return []
+        gemeenten, nummers = zip(*toewijzingen, strict=True)
         curs.execute(
-            f"SELECT {_VERSIE_KOLOMMEN} FROM flow_versie WHERE (gemeentecode, toewijzingnummer) "  # noqa: S608
-            "IN (SELECT gemeentecode, toewijzingnummer FROM flow_versie WHERE client = %s) "
-            "AND gemeentecode = ANY(%s)",
-            (client, list(regio.gemeenten)))
-        versies = [Versie(**row) for row in curs.fetchall()]
-        curs.execute("DELETE FROM flow_periode WHERE regio = %s AND client = %s", (regio.id, client))
-        perioden = tijdlijn(versies, regio, {client})
-        if perioden:
-            curs.executemany(
-                "INSERT INTO flow_periode VALUES "
-                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [_rij(regio.id, p) for p in perioden])
+            "SELECT DISTINCT v.client FROM flow_versie v "
+            "JOIN unnest(%s::text[], %s::text[]) AS t(gemeentecode, toewijzingnummer) "
+            "USING (gemeentecode, toewijzingnummer)", (list(gemeenten), list(nummers)))
+        return [r["client"] for r in curs.fetchall()]
+
+    @staticmethod
+    def _herclassificeer(curs: Cursor[DictRow], regio: Regio, clients: list[str]) -> None:
+        if not clients:
+            return
+        curs.execute(
+            "WITH t AS (SELECT DISTINCT client AS voor, gemeentecode, toewijzingnummer "  # noqa: S608
+            "FROM flow_versie WHERE client = ANY(%s)) "
+            f"SELECT t.voor, {_V_KOLOMMEN} "
+            "FROM t JOIN flow_versie v USING (gemeentecode, toewijzingnummer) "
+            "WHERE v.gemeentecode = ANY(%s)",
+            (clients, list(regio.gemeenten)))
+        per_client: dict[str, list[Versie]] = defaultdict(list)
+        for row in curs.fetchall():
+            voor = row.pop("voor")
+            per_client[voor].append(Versie(**row))
+        curs.execute("DELETE FROM flow_periode WHERE regio = %s AND client = ANY(%s)",
+                     (regio.id, clients))
+        with curs.copy("COPY flow_periode FROM STDIN") as copy:
+            for client, versies in per_client.items():
+                for periode in tijdlijn(versies, regio, {client}):
+                    copy.write_row(_rij(regio.id, periode))
 
     def positie(self, application_name: str) -> int:
         return self.max_tracking_id(application_name) or 0

@@ -8,7 +8,7 @@ import enum
 import json
 import logging
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -32,6 +32,7 @@ from services.projector import diff as diff_figures
 from services.projector import replay as replay_telling
 from services.runtime import EmbeddedRuntime, RuntimeError_
 from services.settings import Settings
+from services.simulator import simulatie_profiel, simuleer
 
 app = typer.Typer(
     help="jeugdstroom: youth-care flow figures from a region's own iJw message traffic.\n\n"
@@ -107,7 +108,7 @@ def publish(
         task = progress.add_task("publishing", total=len(bestanden))
         resultaat = asyncio.run(
             publiceer(servers.nats_url, settings, bestanden,
-                      voortgang=lambda: progress.advance(task))
+                      voortgang=lambda n: progress.advance(task, n))
         )
     console.print(
         f"{resultaat.geaccepteerd} accepted, {resultaat.dubbel} duplicate "
@@ -255,6 +256,10 @@ RegionConfigOpt = Annotated[list[Path] | None, typer.Option(
     "--region-config", help="extra region file(s) (TOML), beside the shipped ones")]
 
 
+_VELDEN = ["instroom", "stapeling", "doorstroom", "recidive", "hernieuwde_instroom",
+           "uitstroom", "uitstroom_voorlopig", "in_zorg", "unieke_jeugdigen"]
+
+
 class Formaat(enum.StrEnum):
     table = "table"
     json = "json"
@@ -302,8 +307,7 @@ def _toon(telling: Telling, formaat: Formaat, titel: str) -> None:
     if formaat is Formaat.json:
         console.print_json(json.dumps(data))
         return
-    kolommen = ["instroom", "stapeling", "doorstroom", "recidive", "hernieuwde_instroom",
-                "uitstroom", "uitstroom_voorlopig", "in_zorg", "unieke_jeugdigen"]
+    kolommen = _VELDEN
     if formaat is Formaat.csv:
         writer = csv.writer(sys.stdout)
         writer.writerow(["segment", "name", *kolommen])
@@ -399,12 +403,10 @@ def diff(
     table = Table(title=f"{_titel(regio, start, pd, k1, gemeente)} -> {k2.isoformat()}",
                   title_justify="left")
     table.add_column("segment")
-    velden = ["instroom", "stapeling", "doorstroom", "recidive", "hernieuwde_instroom",
-              "uitstroom", "uitstroom_voorlopig", "in_zorg", "unieke_jeugdigen"]
-    for veld in velden:
+    for veld in _VELDEN:
         table.add_column(veld.replace("_", " "), justify="right")
     for a, b in zip(een.segmenten, twee.segmenten, strict=True):
-        table.add_row(a.naam, *(_verschil(getattr(a, v), getattr(b, v)) for v in velden))
+        table.add_row(a.naam, *(_verschil(getattr(a, v), getattr(b, v)) for v in _VELDEN))
     console.print(table)
     detail = Table("client (pseudonym)", "toewijzing", "segment", "at K1", "at K2", "caused by",
                    title=f"{len(wijzigingen)} allocations behind the difference", title_justify="left")
@@ -442,6 +444,105 @@ def project(
         projector.volg(tot_bij=True,
                        voortgang=lambda pos, doel: progress.update(task, completed=pos, total=doel))
     console.print(f"projection at event {projector.positie()}")
+
+
+def _jaren(years: str) -> range:
+    try:
+        eerste, _, laatste = years.partition("-")
+        jaren = range(int(eerste), int(laatste or eerste) + 1)
+    except ValueError:
+        raise _fail(f"--years '{years}': write a year or a range, e.g. 2021-2023") from None
+    if not jaren:
+        raise _fail(f"--years '{years}': the first year must not be after the last")
+    return jaren
+
+
+def _simuleer(regio: Regio, jaren: range, seed: int, out: Path) -> int:
+    try:
+        profiel = simulatie_profiel(regio)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+    if out.exists() and any(out.glob("*.xml")):
+        raise _fail(f"{out} already holds .xml files: choose an empty --out directory")
+    with _progress() as progress:
+        task = progress.add_task(f"simulating {regio.naam} {jaren.start}-{jaren.stop - 1}",
+                                 total=None)
+        resultaat = simuleer(profiel, jaren, seed, out,
+                             voortgang=lambda n: progress.advance(task, n))
+    console.print(f"{resultaat.totaal} files ({resultaat.toewijzingen} toewijzingen, "
+                  f"{resultaat.ijw_records} iJw records, {resultaat.ongeldig} invalid, "
+                  f"{resultaat.duplicaten} duplicates) in {out}")
+    return resultaat.totaal
+
+
+@app.command()
+def simulate(
+    region: RegionOpt = "zuid-limburg",
+    years: Annotated[str, typer.Option(help="e.g. 2021-2023")] = "2021-2023",
+    seed: Annotated[int, typer.Option(help="same seed, same files")] = 1,
+    out: Annotated[Path, typer.Option(help="directory for the XML files")] = Path("simulated"),
+    region_config: RegionConfigOpt = None,
+) -> None:
+    """Write valid iJw 3.2 traffic of a synthetic region, with realistic messiness."""
+    settings = _settings()
+    _simuleer(_regio(settings, region, region_config), _jaren(years), seed, out)
+
+
+@app.command()
+def demo(
+    region: RegionOpt = "zuid-limburg",
+    years: Annotated[str, typer.Option(help="simulated years, e.g. 2021-2023")] = "2021-2023",
+    seed: Annotated[int, typer.Option(help="same seed, same traffic")] = 1,
+    region_config: RegionConfigOpt = None,
+) -> None:
+    """The whole path on the embedded default: simulate a region, publish its traffic through
+    NATS, ingest, project, and print the 0-meting of the last year as known 90 days after
+    its peildatum and as known now."""
+    settings = _settings()
+    regio = _regio(settings, region, region_config)
+    jaren = _jaren(years)
+    servers = _endpoints(settings)
+    console.print(f"NATS {servers.nats_url}, PostgreSQL {servers.database_url}")
+    out = settings.state_dir / "demo" / f"{regio.id}-{jaren.start}-{jaren.stop - 1}-{seed}"
+    if out.exists() and any(out.glob("*.xml")):
+        console.print(f"reusing the simulated traffic in {out} (same seed, same files)")
+    else:
+        _simuleer(regio, jaren, seed, out)
+    bestanden = list(ijw_bestanden([out]))
+    with _progress() as progress:
+        task = progress.add_task("publishing to NATS", total=len(bestanden))
+        gepubliceerd = asyncio.run(publiceer(servers.nats_url, settings, bestanden,
+                                             voortgang=lambda n: progress.advance(task, n)))
+    console.print(f"{gepubliceerd.geaccepteerd} published, {gepubliceerd.dubbel} dropped by "
+                  "JetStream as duplicates")
+    try:
+        _ingest_until_caught_up(settings, servers)
+    except (bootstrap.ConfigurationError, GemeenteRegisterError) as error:
+        raise _fail(str(error)) from None
+    projector = bootstrap.projector(settings, servers.database_url, region_config)
+    with _progress() as progress:
+        task = progress.add_task("projecting", total=None)
+        projector.volg(tot_bij=True,
+                       voortgang=lambda pos, doel: progress.update(task, completed=pos, total=doel))
+    pd = date(jaren.stop - 1, 12, 31)
+    van = date(pd.year, 1, 1)
+    k1 = pd + timedelta(days=90)
+    een, twee, wijzigingen = diff_figures(projector, regio, van, pd, k1, date.today())
+    _toon(een, Formaat.table, _titel(regio, van, pd, k1, None))
+    _toon(twee, Formaat.table, _titel(regio, van, pd, None, None))
+    verschil = Table(title=f"difference: as known now minus as known on {k1.isoformat()}",
+                     title_justify="left")
+    verschil.add_column("segment")
+    for veld in _VELDEN:
+        verschil.add_column(veld.replace("_", " "), justify="right")
+    for a, b in zip(een.segmenten, twee.segmenten, strict=True):
+        verschil.add_row(a.naam, *(_verschil(getattr(a, v), getattr(b, v)) for v in _VELDEN))
+    console.print(verschil)
+    console.print(f"{len(wijzigingen)} allocations explain the difference: "
+                  f"jeugdstroom diff --region {regio.id} --peildatum {pd} "
+                  f"--known-at {k1} --known-at {date.today()}")
+    console.print(f"check it from the event log alone: jeugdstroom replay --region {regio.id} "
+                  f"--peildatum {pd} --known-at {k1}")
 
 
 regions_app = typer.Typer(help="Region configurations: list them, or make them from the CBS list.")

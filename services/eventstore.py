@@ -10,22 +10,23 @@ rejected with its reason, together with its position, never half.
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import Application, ProcessingEvent, project_aggregate
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import JSONTranscoder, Tracking, Transcoding
+from eventsourcing.persistence import JSONTranscoder, StoredEvent, Tracking, Transcoding
 from eventsourcing.postgres import PostgresProcessRecorder
 from psycopg import Cursor
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
-from psycopg.sql import SQL
+from psycopg.sql import SQL, Identifier
 
-from events.domain import Declaratie, Declaratieregel, Toewijzing
+from events.domain import Declaratieregel
 
 APPLICATION_NAME = "jeugdstroom"
 
@@ -167,11 +168,26 @@ class Gebeurtenissen(Application[UUID]):
         self._notify(recordings)
         return len(processing_event.events)
 
-    def toewijzing(self, aggregate_id: UUID) -> Toewijzing:
-        return self.repository.get(aggregate_id)
-
-    def declaratie(self, aggregate_id: UUID) -> Declaratie:
-        return self.repository.get(aggregate_id)
+    def laad(self, aggregate_ids: Iterable[UUID]) -> dict[UUID, Aggregate]:
+        """Many aggregates in one query: the repository's reconstruction (mapper, then
+        project_aggregate), batched because one SELECT per aggregate dominated ingest."""
+        ids = list(set(aggregate_ids))
+        if not ids:
+            return {}
+        with self.ingest_recorder.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT originator_id, originator_version, topic, state FROM {0} "
+                    "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+                    ).format(Identifier(self.ingest_recorder.events_table_name)),
+                (ids,),
+            )
+            rows = curs.fetchall()
+        per_aggregate: dict[UUID, list[Any]] = defaultdict(list)
+        for row in rows:
+            per_aggregate[row["originator_id"]].append(self.mapper.to_domain_event(StoredEvent(
+                originator_id=row["originator_id"], originator_version=row["originator_version"],
+                topic=row["topic"], state=bytes(row["state"]))))
+        return {key: project_aggregate(None, events) for key, events in per_aggregate.items()}
 
     def afwijzingen(self, *, ook_hersteld: bool = False) -> list[Afwijzing]:
         with self.ingest_recorder.datastore.transaction(commit=False) as curs:

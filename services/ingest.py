@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Tracking
 from nats.aio.msg import Msg
@@ -34,7 +33,7 @@ from psycopg import InterfaceError, OperationalError
 from events.domain import Declaratie, Toewijzing, declaratie_id, toewijzing_id
 from events.gemeenten import GemeenteRegister
 from events.ijw import Afgewezen, Bericht, Probleem, XsdSchemas, lees_bericht, redact
-from events.verwerking import Pseudoniem, ijw_records, verwerk
+from events.verwerking import Pseudoniem, aggregaat_ids, ijw_records, verwerk
 from services.eventstore import Afwijzing, Gebeurtenissen
 
 log = logging.getLogger("jeugdstroom.ingest")
@@ -67,19 +66,17 @@ class Uitkomst:
 
 
 class _Batch:
-    """The aggregates touched by one batch, so two messages on one toewijzing chain up."""
+    """The aggregates touched by one batch, loaded in one query, so that two messages on one
+    toewijzing chain up and a batch costs one read and one write."""
 
-    def __init__(self, store: Gebeurtenissen) -> None:
-        self._store = store
-        self.aggregates: dict[UUID, Aggregate] = {}
+    def __init__(self, store: Gebeurtenissen, berichten: Sequence[Bericht]) -> None:
+        self.aggregates: dict[UUID, Aggregate] = store.laad(
+            key for b in berichten for key in aggregaat_ids(b))
 
     def toewijzing(self, gemeentecode: str, toewijzingnummer: str) -> Toewijzing:
         key = toewijzing_id(gemeentecode, toewijzingnummer)
         if key not in self.aggregates:
-            try:
-                self.aggregates[key] = self._store.toewijzing(key)
-            except AggregateNotFoundError:
-                self.aggregates[key] = Toewijzing.registreer(gemeentecode, toewijzingnummer)
+            self.aggregates[key] = Toewijzing.registreer(gemeentecode, toewijzingnummer)
         return self.aggregates[key]  # type: ignore[return-value]
 
     def declaratie(
@@ -87,12 +84,9 @@ class _Batch:
     ) -> Declaratie:
         key = declaratie_id(gemeentecode, aanbieder, identificatie, dagtekening)  # type: ignore[arg-type]
         if key not in self.aggregates:
-            try:
-                self.aggregates[key] = self._store.declaratie(key)
-            except AggregateNotFoundError:
-                self.aggregates[key] = Declaratie.open(
-                    gemeentecode, aanbieder, identificatie, dagtekening  # type: ignore[arg-type]
-                )
+            self.aggregates[key] = Declaratie.open(
+                gemeentecode, aanbieder, identificatie, dagtekening  # type: ignore[arg-type]
+            )
         return self.aggregates[key]  # type: ignore[return-value]
 
 
@@ -165,18 +159,19 @@ class Ingest:
         return uitkomst
 
     def _in_een_transactie(self, berichten: Sequence[StreamBericht]) -> Uitkomst:
-        batch = _Batch(self.store)
         uitkomst = Uitkomst(berichten=len(berichten))
+        gelezen: list[Bericht] = []
         for bericht in berichten:
             try:
-                gelezen = self.lees(bericht)
+                gelezen.append(self.lees(bericht))
             except Afgewezen as afgewezen:
                 uitkomst.afgewezen.append(
                     Afwijzing(bericht.seq, bericht.subject, afgewezen.reden)
                 )
-                continue
-            verwerk(gelezen, self.pseudoniem, batch)
-            uitkomst.records += ijw_records(gelezen)
+        batch = _Batch(self.store, gelezen)
+        for bericht in gelezen:
+            verwerk(bericht, self.pseudoniem, batch)
+            uitkomst.records += ijw_records(bericht)
         uitkomst.events = self.store.leg_vast(
             batch.aggregates.values(),
             tracking=Tracking(self.bron, berichten[-1].seq),
@@ -209,7 +204,7 @@ class Ingest:
         that is repeated or races with the stream adds no event twice.
         """
         gelezen = self.lees(bericht)  # raises Afgewezen when it is still wrong
-        batch = _Batch(self.store)
+        batch = _Batch(self.store, [gelezen])
         verwerk(gelezen, self.pseudoniem, batch)
         events = self.store.leg_vast(batch.aggregates.values(), tracking=None, hersteld=[bericht.seq])
         return Uitkomst(berichten=1, records=ijw_records(gelezen), events=events)

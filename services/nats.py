@@ -8,6 +8,7 @@ duplicate window; ingest is idempotent beyond it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,30 +76,38 @@ def ijw_bestanden(paden: Iterable[Path]) -> Iterator[Path]:
 
 
 async def publiceer(
-    nats_url: str, settings: Settings, bestanden: list[Path], *, voortgang=None
+    nats_url: str, settings: Settings, bestanden: list[Path], *, voortgang=None, tegelijk: int = 256
 ) -> Publicatie:
-    """Publish iJw files as they are; the subject and Nats-Msg-Id come from each file's header."""
+    """Publish iJw files as they are; the subject and Nats-Msg-Id come from each file's header.
+
+    Up to `tegelijk` publishes are in flight at once (one connection keeps their order).
+    """
     resultaat = Publicatie()
     nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
         await ensure_stream(js, settings)
-        for bestand in bestanden:
+
+        async def een(bestand: Path) -> None:
             data = bestand.read_bytes()
             try:
                 kop = lees_kop(data)
             except Afgewezen as afgewezen:
                 resultaat.fouten.append((bestand, f"cannot derive a subject: {afgewezen.reden}"))
+                return
+            ack = await js.publish(
+                kop.subject, data, stream=settings.stream, headers={"Nats-Msg-Id": kop.msg_id}
+            )
+            if ack.duplicate:
+                resultaat.dubbel += 1
             else:
-                ack = await js.publish(
-                    kop.subject, data, stream=settings.stream, headers={"Nats-Msg-Id": kop.msg_id}
-                )
-                if ack.duplicate:
-                    resultaat.dubbel += 1
-                else:
-                    resultaat.geaccepteerd += 1
+                resultaat.geaccepteerd += 1
+
+        for begin in range(0, len(bestanden), tegelijk):
+            deel = bestanden[begin:begin + tegelijk]
+            await asyncio.gather(*(een(b) for b in deel))
             if voortgang is not None:
-                voortgang()
+                voortgang(len(deel))
     finally:
         await nc.drain()
     return resultaat

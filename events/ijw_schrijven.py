@@ -1,0 +1,229 @@
+"""iJw 3.2 XML written from the typed values of `events.ijw`: the inverse of `lees_bericht`.
+
+Used to make test and demo traffic (services/simulator.py). Only what the dataclasses hold is
+written; client details that the XSD requires but jeugdstroom never keeps (birth date, sex, name,
+contact) get fixed synthetic placeholders, so no real person can end up in a generated message.
+Prefixes are those of the official examples (`jw301:`, `ijw:`): lxml reports paths through them,
+and `lees_bericht` turns those paths into the element names of its rejection reasons.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+from xml.sax.saxutils import escape
+
+from events.ijw import (
+    BerichtKop,
+    Declaratiebericht,
+    Omvang,
+    Prestatie,
+    Product,
+    Startbericht,
+    StartProduct,
+    Stopbericht,
+    StopProduct,
+    ToegewezenProduct,
+    Toewijzingbericht,
+)
+
+Schrijfbaar = Toewijzingbericht | Startbericht | Stopbericht | Declaratiebericht
+
+_BASISSCHEMA = "http://www.istandaarden.nl/ijw/3_2/basisschema/schema"
+_BERICHTCODE = {"jw301": "436", "jw305": "438", "jw307": "440", "jw323": "490"}
+
+
+def schrijf(bericht: Schrijfbaar) -> bytes:
+    """The XML of one message, valid against its XSD; `lees_bericht` reads back an equal value.
+
+    JW323 prestaties are grouped per client (one `Client` per BSN, in order of first
+    appearance), so a declaration round-trips exactly when its prestaties are already grouped.
+    """
+    match bericht:
+        case Toewijzingbericht():
+            soort, inhoud = "jw301", _jw301(bericht)
+        case Startbericht():
+            soort, inhoud = "jw305", _jw305(bericht)
+        case Stopbericht():
+            soort, inhoud = "jw307", _jw307(bericht)
+        case Declaratiebericht():
+            soort, inhoud = "jw323", _jw323(bericht)
+        case _:
+            raise TypeError(f"cannot write {type(bericht).__name__}: only JW301, JW305, JW307, JW323")
+    if bericht.kop.bericht != soort:
+        raise ValueError(f"kop.bericht is '{bericht.kop.bericht}' but a {type(bericht).__name__} "
+                         f"is a {soort.upper()}: make them agree")
+    xml = _met_prefix(_el("Bericht", _header(bericht.kop), inhoud), soort)
+    namespaces = (f'xmlns:ijw="{_BASISSCHEMA}" '
+                  f'xmlns:{soort}="http://www.istandaarden.nl/ijw/3_2/{soort}/schema"')
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            + xml.replace(f"<{soort}:Bericht>", f"<{soort}:Bericht {namespaces}>", 1) + "\n").encode()
+
+
+def _met_prefix(xml: str, soort: str) -> str:
+    """Put the message's prefix on every tag outside the basisschema.
+
+    Plain replaces, not a regex: this runs over every tag of tens of thousands of simulated
+    messages. Each pattern starts with '<', which escaped text never holds.
+    """
+    eigen = f"<{soort}:"
+    return (xml.replace("<", eigen).replace(f"{eigen}/", f"</{soort}:")
+            .replace(f"{eigen}ijw:", "<ijw:").replace(f"</{soort}:ijw:", "</ijw:"))
+
+
+# -- building blocks ------------------------------------------------------------------------
+
+
+def _el(naam: str, *kinderen: str | None) -> str:
+    """An element around already written children; an absent optional child (None) is left out."""
+    return f"<{naam}>{''.join(k for k in kinderen if k is not None)}</{naam}>"
+
+
+def _tekst(naam: str, waarde: str | int | date | time | None) -> str | None:
+    if waarde is None:
+        return None
+    if isinstance(waarde, str):
+        tekst = escape(waarde)  # only text can hold & or <
+    else:
+        tekst = str(waarde) if isinstance(waarde, int) else waarde.isoformat()
+    return f"<{naam}>{tekst}</{naam}>"
+
+
+def _bedrag(naam: str, cent: int, veld: str = "ijw:Bedrag") -> str:
+    """Integer eurocent as an amount plus DebetCredit: negative is credit."""
+    return _el(naam, _tekst(veld, abs(cent)), _tekst("ijw:DebetCredit", "C" if cent < 0 else "D"))
+
+
+def _product(product: Product | None) -> str | None:
+    if product is None:
+        return None
+    return _el("Product", _tekst("ijw:Categorie", product.categorie), _tekst("ijw:Code", product.code))
+
+
+def _omvang(omvang: Omvang | None) -> str | None:
+    if omvang is None:
+        return None
+    return _el("Omvang", _tekst("ijw:Volume", omvang.volume), _tekst("ijw:Eenheid", omvang.eenheid),
+               _tekst("ijw:Frequentie", omvang.frequentie))
+
+
+def _header(kop: BerichtKop) -> str:
+    return _el(
+        "Header",
+        _tekst("BerichtCode", _BERICHTCODE[kop.bericht]),
+        _tekst("BerichtVersie", 3),
+        _tekst("BerichtSubversie", 2),
+        _tekst("Afzender", kop.afzender),
+        _tekst("Ontvanger", kop.ontvanger),
+        _el("BerichtIdentificatie", _tekst("ijw:Identificatie", kop.identificatie),
+            _tekst("ijw:Dagtekening", kop.dagtekening)),
+        _el("XsdVersie", _tekst("ijw:BasisschemaXsdVersie", "1.0.0"),
+            _tekst("ijw:BerichtXsdVersie", "1.0.0")),
+    )
+
+
+# Required by the XSD, never read by jeugdstroom: fixed and obviously synthetic.
+_GEBOORTEDATUM = _el("Geboortedatum", _tekst("ijw:Datum", "2010-01-01"))
+_GESLACHT = _tekst("Geslacht", "0")  # 0: onbekend
+_GESLACHTSNAAM = _el("ijw:Geslachtsnaam", _tekst("ijw:Achternaam", "Synthetisch"))
+_NAAM_KORT = _el("Naam", _GESLACHTSNAAM, _tekst("ijw:Voorletters", "X"))
+_NAAM_VOLLEDIG = _el("Naam", _GESLACHTSNAAM, _tekst("ijw:Voorletters", "X"),
+                     _tekst("ijw:NaamGebruik", "1"))
+_CONTACTGEGEVENS = _el("Contactgegevens", _el("Contact", _tekst("Soort", "01")))
+
+
+# -- messages ---------------------------------------------------------------------------------
+
+
+def _jw301(bericht: Toewijzingbericht) -> str:
+    return _el("Client", _tekst("Bsn", bericht.bsn.waarde), _GEBOORTEDATUM, _GESLACHT,
+               _NAAM_VOLLEDIG, _CONTACTGEGEVENS,
+               _el("ToegewezenProducten", *map(_toegewezen_product, bericht.producten)))
+
+
+def _toegewezen_product(p: ToegewezenProduct) -> str:
+    return _el(
+        "ToegewezenProduct",
+        _tekst("ToewijzingNummer", p.toewijzingnummer),
+        _product(p.product),
+        _tekst("Toewijzingsdatum", p.toewijzingsdatum),
+        _tekst("Toewijzingstijd", p.toewijzingstijd),
+        _tekst("Ingangsdatum", p.ingangsdatum),
+        _tekst("Einddatum", p.einddatum),
+        _tekst("RedenWijziging", p.reden_wijziging),
+        _omvang(p.omvang),
+        _tekst("Budget", p.budget),
+    )
+
+
+def _jw305(bericht: Startbericht) -> str:
+    return _el("Client", _tekst("Bsn", bericht.bsn.waarde), _GEBOORTEDATUM, _GESLACHT, _NAAM_KORT,
+               _el("StartProducten", *map(_start_product, bericht.producten)))
+
+
+def _start_product(p: StartProduct) -> str:
+    return _el(
+        "StartProduct",
+        _tekst("ToewijzingNummer", p.toewijzingnummer),
+        _product(p.product),
+        _tekst("ToewijzingIngangsdatum", p.toewijzing_ingangsdatum),
+        _tekst("Begindatum", p.begindatum),
+        _tekst("StatusAanlevering", p.status_aanlevering),
+    )
+
+
+def _jw307(bericht: Stopbericht) -> str:
+    return _el("Client", _tekst("Bsn", bericht.bsn.waarde), _GEBOORTEDATUM, _GESLACHT, _NAAM_KORT,
+               _el("StopProducten", *map(_stop_product, bericht.producten)))
+
+
+def _stop_product(p: StopProduct) -> str:
+    return _el(
+        "StopProduct",
+        _tekst("ToewijzingNummer", p.toewijzingnummer),
+        _product(p.product),
+        _tekst("ToewijzingIngangsdatum", p.toewijzing_ingangsdatum),
+        _tekst("Begindatum", p.begindatum),
+        _tekst("RedenBeeindiging", p.reden_beeindiging),
+        _tekst("Einddatum", p.einddatum),
+        _tekst("StatusAanlevering", p.status_aanlevering),
+    )
+
+
+def _jw323(bericht: Declaratiebericht) -> str:
+    per_client: dict[str, list[Prestatie]] = {}
+    for prestatie in bericht.prestaties:
+        per_client.setdefault(prestatie.bsn.waarde, []).append(prestatie)
+    clienten = [
+        _el("Client", _tekst("Bsn", bsn), _el("Prestaties", *map(_prestatie, prestaties)))
+        for bsn, prestaties in per_client.items()
+    ]
+    return _el(
+        "Declaratie",
+        _tekst("DeclaratieNummer", bericht.declaratienummer),
+        _el("DeclaratiePeriode", _tekst("ijw:Begindatum", bericht.periode_begin),
+            _tekst("ijw:Einddatum", bericht.periode_eind)),
+        _tekst("DeclaratieDagtekening", bericht.kop.dagtekening),
+        _bedrag("TotaalIngediendBedrag", bericht.totaal_bedrag, "ijw:TotaalBedrag"),
+        _el("Clienten", *clienten),
+    )
+
+
+def _prestatie(p: Prestatie) -> str:
+    if p.product.code is None or p.retourcodes:
+        # The JW323 XSD requires ProductCode and has no RetourCodes (those belong in a JW325).
+        raise ValueError(f"prestatie {p.referentienummer} cannot be declared in a JW323: it needs "
+                         "a ProductCode and no RetourCodes")
+    return _el(
+        "Prestatie",
+        _el("ProductReferentie", _tekst("ijw:ReferentieNummer", p.referentienummer),
+            _tekst("ijw:VorigReferentieNummer", p.vorig_referentienummer)),
+        _tekst("ToewijzingNummer", p.toewijzingnummer),
+        _tekst("ProductCategorie", p.product.categorie),
+        _tekst("ProductCode", p.product.code),
+        _el("ProductPeriode", _tekst("ijw:Begindatum", p.begindatum),
+            _tekst("ijw:Einddatum", p.einddatum)),
+        _tekst("GeleverdVolume", p.geleverd_volume),
+        _tekst("Eenheid", p.eenheid),
+        _tekst("ProductTarief", p.tarief),
+        _bedrag("IngediendBedrag", p.bedrag),
+    )

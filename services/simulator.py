@@ -1,0 +1,530 @@
+"""A deterministic simulator of one region's iJw traffic: test and demo data of a known shape.
+
+Clients enter a segment, get a chain of allocations (doorstroom, stapeling, recidive, hernieuwde
+instroom with the profile's probabilities), and every allocation becomes the messages a
+backoffice would see: JW301 versions from the gemeente, JW305/JW307 and monthly JW323 from the
+provider, plus the mess of real traffic (corrected end dates, late versions, deletions,
+duplicate files, invalid messages). The same profile and seed give byte-identical files.
+
+Clients are simulated from `_AANLOOP_JAREN` years before the first year so that the region
+starts with a realistic stock in care; only allocations still running on 1 January of the first
+year (or starting later) are written, so the data are complete from that day (history_start).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, time, timedelta
+from itertools import accumulate
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from events.ijw import (
+    REDENWIJZIGING_VERWIJDERD,
+    BerichtKop,
+    Bsn,
+    Declaratiebericht,
+    Omvang,
+    Prestatie,
+    Product,
+    Startbericht,
+    StartProduct,
+    Stopbericht,
+    StopProduct,
+    ToegewezenProduct,
+    Toewijzingbericht,
+)
+from events.ijw_schrijven import Schrijfbaar, schrijf
+from events.verwerking import ijw_records
+
+if TYPE_CHECKING:
+    from projections.regio import Regio
+
+_AANLOOP_JAREN = 5  # long enough for Wonen (stays of years) to reach its usual stock
+_GEDEELDE_CLIENTEN = 0.1  # share of a later segment's new clients already known in an earlier one
+_N = 14  # the region's doorstroom margin n (DOMAIN.md), used to aim follow-ups at a category
+_M = 180  # the recidive margin m
+_LAATSTE_DECLARATIEMAAND = 4  # a month is declared 1 to 4 months later
+_VERVOLG = ("doorstroom", "stapeling", "recidive", "hernieuwd")
+
+
+@dataclass(frozen=True)
+class SegmentProfiel:
+    """How clients enter one segment and how their allocations follow each other.
+
+    After each allocation at most one follow-up is drawn: p_doorstroom (starts 0-14 days after
+    the end), p_stapeling (starts while it still runs), p_recidive (15-180 days after),
+    p_hernieuwd (181-730 days after); otherwise the client leaves the segment.
+    """
+
+    naam: str
+    producten: Sequence[tuple[str, str]]  # (categorie, code)
+    instroom_per_jaar: int
+    gemiddelde_duur_dagen: int
+    p_doorstroom: float
+    p_stapeling: float
+    p_recidive: float
+    p_hernieuwd: float
+
+
+@dataclass(frozen=True)
+class Ruis:
+    """The mess of real traffic; everything off by default."""
+
+    aandeel_einde_gecorrigeerd: float = 0.0  # a later JW301 version changes the Einddatum
+    aandeel_laat: float = 0.0  # a JW301 whose Dagtekening lies weeks after its Toewijzingsdatum
+    aandeel_verwijderd: float = 0.0  # an extra allocation made by mistake and deleted (reden 13)
+    aandeel_dubbel: float = 0.0  # a file whose bytes are written a second time
+    aantal_ongeldig: int = 0  # broken copies of JW301s that validation must reject
+    aandeel_niet_gestart: float = 0.0  # allocations without any care: no JW305/JW307/JW323
+
+
+@dataclass(frozen=True)
+class SimulatieProfiel:
+    gemeenten: Sequence[str]  # 4-digit CBS codes
+    aanbieders: Sequence[str]  # 8-digit AGB codes, most used first
+    segmenten: Sequence[SegmentProfiel]
+    ruis: Ruis = Ruis()
+
+
+@dataclass(frozen=True)
+class SimulatieResultaat:
+    bestanden: dict[str, int]  # files per message type, duplicates and invalid ones included
+    toewijzingen: int  # distinct toewijzingen in the JW301s, deleted ones included
+    verwijderd: int
+    ongeldig: int
+    duplicaten: int
+    ijw_records: int  # ToegewezenProduct, StartProduct, StopProduct, Prestatie in valid files
+
+    @property
+    def totaal(self) -> int:
+        return sum(self.bestanden.values())
+
+
+def zuid_limburg_profiel() -> SimulatieProfiel:
+    """Zuid-Limburg at the yearly size of its 0-meting, region-wide over all 16 gemeenten.
+
+    Ambulant: about 2,200 instroom and 3,600 uitstroom a year, so many clients come back
+    (recidive, hernieuwd) and the allocations are short; Wonen about 260 instroom, GIK-J +
+    gedwongen kader about 105, Crisis some tens.
+    """
+    # Jeugdzorgregio "Zuid-Limburg" in CBS' gemeentelijke indeling 2026
+    # (shared/reference/cbs-gemeenten-2026.csv).
+    gemeenten = ["0888", "1954", "0899", "1903", "1729", "0917", "0928", "0882",
+                 "0935", "0938", "0965", "1883", "0971", "0981", "0994", "0986"]
+    ambulant = SegmentProfiel(
+        "Ambulant", [("45", f"45A{i:02d}") for i in range(1, 21)], instroom_per_jaar=2200,
+        gemiddelde_duur_dagen=150, p_doorstroom=0.07, p_stapeling=0.03, p_recidive=0.2,
+        p_hernieuwd=0.15,
+    )
+    wonen = SegmentProfiel(
+        "Wonen", [("43", "43A09"), ("43", "43A10"), ("43", "43A14"), ("44", "44A01")],
+        instroom_per_jaar=260, gemiddelde_duur_dagen=500, p_doorstroom=0.25, p_stapeling=0.05,
+        p_recidive=0.05, p_hernieuwd=0.03,
+    )
+    gedwongen = SegmentProfiel(
+        "GIK-J + gedwongen kader", [("47", "47A01"), ("48", "48A01"), ("43", "43G01")],
+        instroom_per_jaar=105, gemiddelde_duur_dagen=365, p_doorstroom=0.2, p_stapeling=0.15,
+        p_recidive=0.05, p_hernieuwd=0.05,
+    )
+    crisis = SegmentProfiel(
+        "Crisis", [("46", "46A01")], instroom_per_jaar=40, gemiddelde_duur_dagen=21,
+        p_doorstroom=0.1, p_stapeling=0.0, p_recidive=0.15, p_hernieuwd=0.05,
+    )
+    return SimulatieProfiel(
+        gemeenten=gemeenten,
+        aanbieders=[f"9999{i:04d}" for i in range(1, 11)],  # made up, clearly not real AGB codes
+        segmenten=[ambulant, wonen, gedwongen, crisis],
+        ruis=Ruis(aandeel_einde_gecorrigeerd=0.05, aandeel_laat=0.03, aandeel_verwijderd=0.01,
+                  aandeel_dubbel=0.01, aantal_ongeldig=20, aandeel_niet_gestart=0.03),
+    )
+
+
+_PROFIELEN = {"zuid-limburg": zuid_limburg_profiel}
+
+
+def simulatie_profiel(regio: Regio) -> SimulatieProfiel:
+    """The profile of a region whose magnitudes are known (from its 0-meting)."""
+    try:
+        return _PROFIELEN[regio.id]()
+    except KeyError:
+        raise ValueError(f"no simulation profile for region '{regio.id}' (there is one for "
+                         f"{', '.join(_PROFIELEN)}): add it to services/simulator.py") from None
+
+
+# -- the simulated world ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Client:
+    bsn: Bsn
+    gemeente: str
+
+
+@dataclass
+class _Toewijzing:
+    """One allocation as it really went; its messages are derived from it."""
+
+    client: _Client
+    segment: SegmentProfiel
+    aanbieder: str
+    product: Product
+    ingang: date
+    eind: date  # the real last day, possibly after the simulated years
+    nummer: str = ""
+    versies: list[ToegewezenProduct] = field(default_factory=list)
+    verwijderd: bool = False
+
+
+@dataclass(frozen=True)
+class _Tijdvak:
+    eerste: date  # 1 January of the first simulated year: history_start
+    einde: date  # 31 December of the last simulated year
+    horizon: date  # no Dagtekening after this day
+
+
+@dataclass(frozen=True)
+class _Uitgaand:
+    sorteer: date
+    volgnummer: int
+    bericht: Schrijfbaar
+    bederf: str | None = None  # how an invalid copy is broken
+    dubbel: bool = False
+
+
+def simuleer(
+    profiel: SimulatieProfiel,
+    jaren: range,
+    seed: int,
+    out: Path,
+    voortgang: Callable[[int], None] | None = None,
+) -> SimulatieResultaat:
+    """Write the region's iJw traffic for `jaren` as .xml files into `out`, named in order of arrival.
+
+    `voortgang` is called now and then with the number of files written since its last call.
+    """
+    if not jaren or jaren.step != 1:
+        raise ValueError(f"jaren must be consecutive years such as range(2021, 2024), not {jaren}")
+    if out.exists() and any(out.glob("*.xml")):
+        raise FileExistsError(f"{out} already holds .xml files: simulate into an empty directory "
+                              "so that the files of two runs cannot mix")
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not security
+    tijdvak = _Tijdvak(date(jaren[0], 1, 1), date(jaren[-1], 12, 31), date(jaren[-1] + 1, 4, 30))
+
+    toewijzingen = _toewijzingen(rng, profiel, jaren, tijdvak)
+    berichten = _berichten(rng, profiel.ruis, toewijzingen, tijdvak)
+    uitgaand = _met_ruis(rng, profiel.ruis, berichten)
+
+    out.mkdir(parents=True, exist_ok=True)
+    bestanden = dict.fromkeys(("jw301", "jw305", "jw307", "jw323"), 0)
+    records = gemeld = 0
+    for seq, u in enumerate(uitgaand, start=1):
+        data = schrijf(u.bericht)
+        if u.bederf:
+            data = _bederf(data, u.bederf)
+        elif not u.dubbel:
+            records += ijw_records(u.bericht)
+        kop = u.bericht.kop
+        (out / f"{seq:06d}-{kop.bericht}-{kop.gemeentecode}.xml").write_bytes(data)
+        bestanden[kop.bericht] += 1
+        if voortgang and (seq % 1000 == 0 or seq == len(uitgaand)):
+            voortgang(seq - gemeld)
+            gemeld = seq
+    return SimulatieResultaat(
+        bestanden=bestanden,
+        toewijzingen=len(toewijzingen),
+        verwijderd=sum(t.verwijderd for t in toewijzingen),
+        ongeldig=sum(u.bederf is not None for u in uitgaand),
+        duplicaten=sum(u.dubbel for u in uitgaand),
+        ijw_records=records,
+    )
+
+
+def _dagen(n: int) -> timedelta:
+    return timedelta(days=n)
+
+
+def _toewijzingen(
+    rng: random.Random, profiel: SimulatieProfiel, jaren: range, tijdvak: _Tijdvak
+) -> list[_Toewijzing]:
+    """Every allocation that runs on or after history_start, numbered per gemeente."""
+    bsns: set[str] = set()
+    eerdere: list[_Client] = []
+    # A few large providers and a tail of small ones, as in every region.
+    cumulatief = list(accumulate(1 / (i + 1) for i in range(len(profiel.aanbieders))))
+
+    def aanbieder() -> str:
+        return rng.choices(profiel.aanbieders, cum_weights=cumulatief)[0]
+
+    def nieuwe_client() -> _Client:
+        while (bsn := _bsn(rng)) in bsns:
+            pass
+        bsns.add(bsn)
+        return _Client(Bsn(bsn), rng.choice(profiel.gemeenten))
+
+    gekozen: list[_Toewijzing] = []
+    for segment in profiel.segmenten:
+        clienten: list[_Client] = []
+        for jaar in range(jaren[0] - _AANLOOP_JAREN, jaren[-1] + 1):
+            begin = date(jaar, 1, 1)
+            lengte = (date(jaar + 1, 1, 1) - begin).days
+            for _ in range(segment.instroom_per_jaar):
+                deelt = bool(eerdere) and rng.random() < _GEDEELDE_CLIENTEN
+                client = rng.choice(eerdere) if deelt else nieuwe_client()
+                clienten.append(client)
+                instroom = begin + _dagen(rng.randrange(lengte))
+                keten = _keten(rng, segment, client, instroom, tijdvak.einde, aanbieder)
+                gekozen.extend(t for t in keten if t.eind >= tijdvak.eerste)
+        eerdere.extend(clienten)
+
+    toewijzingen: list[_Toewijzing] = []
+    for t in gekozen:
+        toewijzingen.append(t)
+        if rng.random() < profiel.ruis.aandeel_verwijderd:
+            toewijzingen.append(_vergissing(rng, t, aanbieder()))
+    nummers: dict[str, int] = {}
+    for t in toewijzingen:
+        nummers[t.client.gemeente] = nummers.get(t.client.gemeente, 100000) + 1
+        t.nummer = str(nummers[t.client.gemeente])
+    return toewijzingen
+
+
+def _keten(
+    rng: random.Random,
+    segment: SegmentProfiel,
+    client: _Client,
+    ingang: date,
+    einde: date,
+    aanbieder: Callable[[], str],
+) -> list[_Toewijzing]:
+    """One client's allocations in a segment, each follow-up aimed at one flow category."""
+    keten: list[_Toewijzing] = []
+    bij = aanbieder()
+    laatste_eind = ingang
+    while ingang <= einde:
+        duur = max(1, round(rng.expovariate(1 / segment.gemiddelde_duur_dagen)))
+        t = _Toewijzing(client, segment, bij, Product(*rng.choice(segment.producten)), ingang,
+                        ingang + _dagen(duur - 1))
+        keten.append(t)
+        laatste_eind = max(laatste_eind, t.eind)
+        kans = rng.random()
+        grenzen = accumulate((segment.p_doorstroom, segment.p_stapeling, segment.p_recidive,
+                              segment.p_hernieuwd))
+        soort = next((s for s, grens in zip(_VERVOLG, grenzen, strict=True) if kans < grens), None)
+        speling = (laatste_eind - ingang).days - _N - 1  # latest start that overlaps more than n
+        if soort == "stapeling" and speling < 0:  # too short to stack on
+            soort = "doorstroom"
+        match soort:
+            case "doorstroom":
+                ingang = laatste_eind + _dagen(rng.randint(0, _N))
+            case "stapeling":
+                ingang += _dagen(rng.randint(0, speling))
+            case "recidive":
+                ingang = laatste_eind + _dagen(rng.randint(_N + 1, _M))
+            case "hernieuwd":
+                ingang = laatste_eind + _dagen(rng.randint(_M + 1, 730))
+            case _:
+                break
+        if soort in ("recidive", "hernieuwd") or rng.random() < 0.5:  # often another provider
+            bij = aanbieder()
+    return keten
+
+
+def _vergissing(rng: random.Random, echt: _Toewijzing, aanbieder: str) -> _Toewijzing:
+    """An allocation made by mistake for the same client, deleted later."""
+    ingang = echt.ingang + _dagen(rng.randint(0, 30))
+    product = Product(*rng.choice(echt.segment.producten))
+    return _Toewijzing(echt.client, echt.segment, aanbieder, product, ingang,
+                       ingang + _dagen(rng.randint(30, 365)), verwijderd=True)
+
+
+def _bsn(rng: random.Random) -> str:
+    """A random 9-digit number that passes the 11-proef (never a real person's on purpose)."""
+    while True:
+        digits = [rng.randint(0, 9) for _ in range(8)]
+        check = sum(d * w for d, w in zip(digits, range(9, 1, -1), strict=True)) % 11
+        if check < 10 and any(digits):
+            return "".join(map(str, digits)) + str(check)
+
+
+# -- messages ---------------------------------------------------------------------------------
+
+
+_TARIEF = {  # categorie: (eenheid, eurocent per eenheid); other categories per etmaal
+    "43": ("14", 21000), "44": ("14", 9500), "45": ("04", 9800),
+    "46": ("14", 38000), "47": ("14", 2100), "48": ("14", 2600),
+}
+
+
+def _tarief(product: Product) -> tuple[str, int]:
+    return _TARIEF.get(product.categorie, ("14", 10000))
+
+
+def _kop(bericht: str, afzender: str, ontvanger: str, dagtekening: date) -> BerichtKop:
+    """A header without Identificatie yet: that is numbered per sender in order of Dagtekening."""
+    return BerichtKop(bericht, afzender, ontvanger, "", dagtekening)
+
+
+def _berichten(
+    rng: random.Random, ruis: Ruis, toewijzingen: list[_Toewijzing], tijdvak: _Tijdvak
+) -> list[Schrijfbaar]:
+    for t in toewijzingen:
+        t.versies = _versies(rng, ruis, t, tijdvak)
+    berichten: list[Schrijfbaar] = []
+    per_aanbieder: dict[tuple[str, str, str], list[_Toewijzing]] = {}
+    for t in toewijzingen:
+        per_aanbieder.setdefault((t.client.bsn.waarde, t.client.gemeente, t.aanbieder), []).append(t)
+    zorg: list[tuple[_Toewijzing, date, date]] = []
+    for t in toewijzingen:
+        for versie in t.versies:
+            dagtekening = versie.toewijzingsdatum
+            if rng.random() < ruis.aandeel_laat:
+                dagtekening = min(dagtekening + _dagen(rng.randint(14, 70)), tijdvak.horizon)
+            producten = _momentopname(t, versie, per_aanbieder[t.client.bsn.waarde,
+                                                                t.client.gemeente, t.aanbieder])
+            berichten.append(Toewijzingbericht(
+                _kop("jw301", t.client.gemeente, t.aanbieder, dagtekening), t.client.bsn, producten))
+        if t.verwijderd or rng.random() < ruis.aandeel_niet_gestart:
+            continue
+        begin = min(t.ingang + _dagen(rng.randint(0, 10)), t.eind)
+        if begin > tijdvak.einde:
+            continue
+        berichten.append(Startbericht(
+            _kop("jw305", t.aanbieder, t.client.gemeente, begin + _dagen(rng.randint(0, _N))),
+            t.client.bsn, (StartProduct(t.nummer, t.product, t.ingang, begin, "1"),)))
+        if t.eind > tijdvak.einde:  # still in care: declared up to the last simulated day
+            eind = tijdvak.einde
+        else:
+            eind = max(begin, t.eind - _dagen(rng.randint(0, 7)))
+            berichten.append(Stopbericht(
+                _kop("jw307", t.aanbieder, t.client.gemeente, eind + _dagen(rng.randint(0, _N))),
+                t.client.bsn, (StopProduct(t.nummer, t.product, t.ingang, begin, eind, "31", "1"),)))
+        zorg.append((t, begin, eind))
+    berichten.extend(_declaraties(rng, zorg, tijdvak))
+    return berichten
+
+
+def _versies(
+    rng: random.Random, ruis: Ruis, t: _Toewijzing, tijdvak: _Tijdvak
+) -> list[ToegewezenProduct]:
+    """The JW301 versions of one allocation: the first, then a correction or a deletion."""
+    eenheid, _ = _tarief(t.product)
+    omvang = Omvang(rng.randint(1, 4), "04", "2") if eenheid == "04" else Omvang(1, eenheid, "1")
+
+    def versie(op: date, eind: date | None, reden: str | None) -> ToegewezenProduct:
+        tijd = time(rng.randint(8, 17), rng.randint(0, 59), rng.randint(0, 59))
+        return ToegewezenProduct(t.nummer, t.product, op, tijd, t.ingang, eind, reden, omvang, None)
+
+    eerste = t.ingang + _dagen(rng.randint(-21, 3))  # allocations are also made retroactively
+    if t.verwijderd:  # eerste lies months before the horizon, so the deletion always fits
+        weg = min(eerste + _dagen(rng.randint(1, 45)), tijdvak.horizon)
+        return [versie(eerste, t.eind, None), versie(weg, t.ingang, REDENWIJZIGING_VERWIJDERD)]
+    if rng.random() >= ruis.aandeel_einde_gecorrigeerd:
+        return [versie(eerste, t.eind, None)]
+    # First sent open or with another end; the real end becomes known around the earlier of both.
+    gepland = None if rng.random() < 0.5 else max(
+        t.ingang, t.eind + _dagen(rng.choice((-1, 1)) * rng.randint(15, 90)))
+    bekend = max(eerste + _dagen(1), min(t.eind, gepland or t.eind) + _dagen(rng.randint(-30, 30)))
+    if bekend > tijdvak.horizon or gepland == t.eind:
+        return [versie(eerste, t.eind, None)]
+    reden = "14" if gepland is None else "04" if t.eind > gepland else "05"
+    return [versie(eerste, gepland, None), versie(bekend, t.eind, reden)]
+
+
+def _momentopname(
+    t: _Toewijzing, versie: ToegewezenProduct, bij_aanbieder: list[_Toewijzing]
+) -> tuple[ToegewezenProduct, ...]:
+    """A JW301 holds all current toewijzingen of the client at this provider, each as last sent."""
+    moment = (versie.toewijzingsdatum, versie.toewijzingstijd)
+    producten = [versie]
+    for ander in bij_aanbieder:
+        if ander is t or ander.verwijderd:
+            continue
+        eerder = [v for v in ander.versies if (v.toewijzingsdatum, v.toewijzingstijd) <= moment]
+        if eerder and (eerder[-1].einddatum is None or eerder[-1].einddatum >= moment[0]):
+            producten.append(eerder[-1])
+    return tuple(sorted(producten, key=lambda p: int(p.toewijzingnummer)))
+
+
+def _declaraties(
+    rng: random.Random, zorg: list[tuple[_Toewijzing, date, date]], tijdvak: _Tijdvak
+) -> list[Declaratiebericht]:
+    """One JW323 per provider, gemeente and month, with a prestatie per allocation and month."""
+    per_maand: dict[tuple[str, str, date], list[Prestatie]] = {}
+    for t, begin, eind in zorg:
+        eenheid, tarief = _tarief(t.product)
+        per_week = t.versies[-1].omvang.volume if t.versies[-1].omvang else 1
+        maand = max(begin, tijdvak.eerste).replace(day=1)
+        while maand <= eind:
+            volgende = _maand_erna(maand)
+            van, tot = max(begin, maand), min(eind, volgende - _dagen(1))
+            dagen = (tot - van).days + 1
+            volume = dagen if eenheid == "14" else max(1, (dagen * per_week + 6) // 7)
+            per_maand.setdefault((t.aanbieder, t.client.gemeente, maand), []).append(Prestatie(
+                t.client.bsn, f"{t.nummer}-{maand:%Y%m}", None, t.nummer, t.product, van, tot,
+                volume, eenheid, tarief, volume * tarief))
+            maand = volgende
+    declaraties = []
+    for (aanbieder, gemeente, maand), prestaties in per_maand.items():
+        later = maand
+        for _ in range(rng.choices(range(1, _LAATSTE_DECLARATIEMAAND + 1), (6, 2, 1, 1))[0]):
+            later = _maand_erna(later)
+        dagtekening = later.replace(day=rng.randint(1, 28))
+        prestaties.sort(key=lambda p: (p.bsn.waarde, int(p.toewijzingnummer)))  # one Client each
+        declaraties.append(Declaratiebericht(
+            _kop("jw323", aanbieder, gemeente, dagtekening), f"D{maand:%Y%m}{gemeente}", maand,
+            _maand_erna(maand) - _dagen(1), sum(p.bedrag for p in prestaties), tuple(prestaties)))
+    return declaraties
+
+
+def _maand_erna(maand: date) -> date:
+    """The first day of the next month."""
+    return (maand.replace(day=1) + _dagen(32)).replace(day=1)
+
+
+# -- the mess ---------------------------------------------------------------------------------
+
+
+def _met_ruis(rng: random.Random, ruis: Ruis, berichten: list[Schrijfbaar]) -> list[_Uitgaand]:
+    """Messages in order of arrival, with broken copies and duplicates, numbered per sender."""
+    uitgaand = [_Uitgaand(b.kop.dagtekening, i, b) for i, b in enumerate(berichten)]
+    toewijzingen = [u for u in uitgaand if u.bericht.kop.bericht == "jw301"]
+    soorten = ("bsn", "datum", "gemeente", "xml")
+    for i in range(ruis.aantal_ongeldig if toewijzingen else 0):
+        bron = rng.choice(toewijzingen)
+        uitgaand.append(replace(bron, volgnummer=len(uitgaand), bederf=soorten[i % len(soorten)]))
+    uitgaand.sort(key=lambda u: (u.sorteer, u.volgnummer))
+
+    volgnummers: dict[str, int] = {}
+    genummerd = []
+    for u in uitgaand:
+        kop = u.bericht.kop
+        volgnummers[kop.afzender] = volgnummers.get(kop.afzender, 0) + 1
+        nieuw = replace(kop, identificatie=str(volgnummers[kop.afzender]))
+        genummerd.append(replace(u, bericht=replace(u.bericht, kop=nieuw)))
+
+    dubbel = []
+    for u in genummerd:
+        if u.bederf is None and rng.random() < ruis.aandeel_dubbel:
+            later = u.sorteer + _dagen(rng.randint(0, 30))
+            dubbel.append(replace(u, sorteer=later, volgnummer=len(genummerd) + len(dubbel),
+                                  dubbel=True))
+    return sorted(genummerd + dubbel, key=lambda u: (u.sorteer, u.volgnummer))
+
+
+def _bederf(data: bytes, soort: str) -> bytes:
+    """Break a written JW301 the way real senders do; the dataclasses cannot hold these values."""
+    match soort:
+        case "bsn":  # one digit off: the 11-proef fails whatever the digit was
+            return re.sub(rb"Bsn>(\d{8})(\d)<",
+                          lambda m: b"Bsn>%s%d<" % (m[1], (int(m[2]) + 1) % 10), data, count=1)
+        case "datum":
+            return re.sub(rb"Ingangsdatum>(\d{4})-\d\d-\d\d<", rb"Ingangsdatum>\1-06-31<", data,
+                          count=1)
+        case "gemeente":
+            return re.sub(rb"Afzender>\d{4}<", b"Afzender>0000<", data, count=1)
+        case _:
+            return data[: len(data) // 2]
