@@ -357,3 +357,48 @@ def tijdlijn(versies: Sequence[Versie], regio: Regio, clients: set[str]) -> list
 def geldig_op(perioden: Iterable[Periode], k: date) -> list[Classificatie]:
     return [p.classificatie for p in perioden
             if p.bekend_vanaf <= k and (p.bekend_tot is None or k < p.bekend_tot)]
+
+
+# -- zorgduur -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """A care episode in one segment: allocations linked by doorstroom or stapeling."""
+
+    client: str
+    segment: str
+    start: date
+    eind: date | None  # the end of its uitstroom allocation; None: ongoing at K
+    allocaties: tuple[Sleutel, ...]
+
+    @property
+    def zorgduur(self) -> int | None:
+        """End of the uitstroom allocation minus the first start, plus one day."""
+        return (self.eind - self.start).days + 1 if self.eind else None
+
+
+def episodes(classificaties: Iterable[Classificatie]) -> list[Episode]:
+    """Chain allocations into episodes: instroom, recidive and hernieuwde instroom open one,
+    doorstroom and stapeling continue their predecessor's; an uitstroom closes it."""
+    per_sleutel: dict[Sleutel, int] = {}
+    ketens: list[list[Classificatie]] = []
+    gesorteerd = sorted((c for c in classificaties if c.categorie is not None),
+                        key=lambda c: (c.allocatie.start, c.allocatie.sleutel))
+    for c in gesorteerd:
+        vervolg = c.categorie in (Categorie.DOORSTROOM, Categorie.STAPELING)
+        if vervolg and c.voorganger in per_sleutel:
+            index = per_sleutel[c.voorganger]
+        else:
+            index = len(ketens)
+            ketens.append([])
+        ketens[index].append(c)
+        per_sleutel[c.allocatie.sleutel] = index
+    result = []
+    for keten in ketens:
+        eerste = keten[0].allocatie
+        uitstroom = [c.allocatie.eind for c in keten if c.uitstroom]
+        result.append(Episode(eerste.client, eerste.segment or "", eerste.start,
+                              uitstroom[0] if uitstroom else None,
+                              tuple(c.allocatie.sleutel for c in keten)))
+    return result

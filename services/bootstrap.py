@@ -98,8 +98,9 @@ def ingest(settings: Settings, database_url: str) -> Ingest:
 def ingest_broker(settings: Settings, servers: Endpoints) -> tuple[NatsBroker, NatsIngest]:
     """A durable pull consumer on the iJw stream, acked by hand after the commit."""
     nats_ingest = NatsIngest(ingest(settings, servers.database_url), settings.stream)
-    # per-batch 'Received/Processed' lines only with --verbose (DEBUG)
-    broker = NatsBroker(servers.nats_url, log_level=logging.DEBUG)
+    # FastStream logs through our logging config; per-batch lines only with --verbose (DEBUG)
+    broker = NatsBroker(servers.nats_url, logger=logging.getLogger("jeugdstroom.faststream"),
+                        log_level=logging.DEBUG)
 
     @broker.subscriber(
         "ijw.>",

@@ -47,8 +47,19 @@ rejected_app = typer.Typer(
     invoke_without_command=True,
 )
 app.add_typer(rejected_app, name="rejected")
-console = Console()
-err = Console(stderr=True)
+# piped output (CI logs, files) gets room for the 0-meting table instead of 80 columns
+console = Console(width=None if sys.stdout.isatty() else 150)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log every batch")] = False,
+) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        logging.getLogger("faststream").setLevel(logging.WARNING)
 
 
 def _settings() -> Settings:
@@ -124,13 +135,8 @@ def publish(
 def ingest(
     until_caught_up: Annotated[bool, typer.Option(
         "--until-caught-up", help="stop once everything now in the stream is ingested")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log every batch")] = False,
 ) -> None:
     """Run the ingest service: validate, pseudonymise and store iJw messages from JetStream."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not verbose:
-        logging.getLogger("faststream").setLevel(logging.WARNING)
     settings = _settings()
     servers = _endpoints(settings)
     try:
@@ -258,6 +264,9 @@ RegionConfigOpt = Annotated[list[Path] | None, typer.Option(
 
 _VELDEN = ["instroom", "stapeling", "doorstroom", "recidive", "hernieuwde_instroom",
            "uitstroom", "uitstroom_voorlopig", "in_zorg", "unieke_jeugdigen"]
+_KOP = {"instroom": "instr.", "stapeling": "stap.", "doorstroom": "doorstr.",
+        "recidive": "recid.", "hernieuwde_instroom": "hern. instr.", "uitstroom": "uitstr.",
+        "uitstroom_voorlopig": "w.v. voorl.", "in_zorg": "in zorg", "unieke_jeugdigen": "uniek"}
 
 
 class Formaat(enum.StrEnum):
@@ -318,7 +327,7 @@ def _toon(telling: Telling, formaat: Formaat, titel: str) -> None:
     table = Table(title=titel, title_justify="left")
     table.add_column("segment")
     for k in kolommen:
-        table.add_column(k.replace("_", " "), justify="right")
+        table.add_column(_KOP[k], justify="right")
     for s in data["segments"]:
         table.add_row(s["name"], *("n.v.t." if s[k] is None else str(s[k]) for k in kolommen))
     console.print(table)
@@ -404,7 +413,7 @@ def diff(
                   title_justify="left")
     table.add_column("segment")
     for veld in _VELDEN:
-        table.add_column(veld.replace("_", " "), justify="right")
+        table.add_column(_KOP[veld], justify="right")
     for a, b in zip(een.segmenten, twee.segmenten, strict=True):
         table.add_row(a.naam, *(_verschil(getattr(a, v), getattr(b, v)) for v in _VELDEN))
     console.print(table)
@@ -414,6 +423,10 @@ def diff(
         detail.add_row(w.client[:12], f"{w.gemeentecode}:{w.toewijzingnummer}", w.segment or "-",
                        w.oud, w.nieuw, w.oorzaak)
     console.print(detail)
+
+
+def _delta(oud: int | None, nieuw: int | None) -> str:
+    return "n.v.t." if oud is None or nieuw is None else f"{nieuw - oud:+d}" if nieuw != oud else "0"
 
 
 def _verschil(oud: int | None, nieuw: int | None) -> str:
@@ -534,9 +547,9 @@ def demo(
                      title_justify="left")
     verschil.add_column("segment")
     for veld in _VELDEN:
-        verschil.add_column(veld.replace("_", " "), justify="right")
+        verschil.add_column(_KOP[veld], justify="right")
     for a, b in zip(een.segmenten, twee.segmenten, strict=True):
-        verschil.add_row(a.naam, *(_verschil(getattr(a, v), getattr(b, v)) for v in _VELDEN))
+        verschil.add_row(a.naam, *(_delta(getattr(a, v), getattr(b, v)) for v in _VELDEN))
     console.print(verschil)
     console.print(f"{len(wijzigingen)} allocations explain the difference: "
                   f"jeugdstroom diff --region {regio.id} --peildatum {pd} "

@@ -41,7 +41,7 @@ from events.ijw_schrijven import Schrijfbaar, schrijf
 from events.verwerking import ijw_records
 
 if TYPE_CHECKING:
-    from projections.regio import Regio
+    from projections.regio import ProductRegel, Regio
 
 _AANLOOP_JAREN = 5  # long enough for Wonen (stays of years) to reach its usual stock
 _GEDEELDE_CLIENTEN = 0.1  # share of a later segment's new clients already known in an earlier one
@@ -80,6 +80,7 @@ class Ruis:
     aandeel_dubbel: float = 0.0  # a file whose bytes are written a second time
     aantal_ongeldig: int = 0  # broken copies of JW301s that validation must reject
     aandeel_niet_gestart: float = 0.0  # allocations without any care: no JW305/JW307/JW323
+    aandeel_laat_gecorrigeerd: float = 0.0  # of the corrections: known 2-5 months after the end
 
 
 @dataclass(frozen=True)
@@ -138,8 +139,9 @@ def zuid_limburg_profiel() -> SimulatieProfiel:
         gemeenten=gemeenten,
         aanbieders=[f"9999{i:04d}" for i in range(1, 11)],  # made up, clearly not real AGB codes
         segmenten=[ambulant, wonen, gedwongen, crisis],
-        ruis=Ruis(aandeel_einde_gecorrigeerd=0.05, aandeel_laat=0.03, aandeel_verwijderd=0.01,
-                  aandeel_dubbel=0.01, aantal_ongeldig=20, aandeel_niet_gestart=0.03),
+        ruis=Ruis(aandeel_einde_gecorrigeerd=0.12, aandeel_laat=0.03, aandeel_verwijderd=0.01,
+                  aandeel_dubbel=0.01, aantal_ongeldig=20, aandeel_niet_gestart=0.03,
+                  aandeel_laat_gecorrigeerd=0.5),
     )
 
 
@@ -147,12 +149,34 @@ _PROFIELEN = {"zuid-limburg": zuid_limburg_profiel}
 
 
 def simulatie_profiel(regio: Regio) -> SimulatieProfiel:
-    """The profile of a region whose magnitudes are known (from its 0-meting)."""
-    try:
+    """The profile of a region: measured magnitudes where known (its 0-meting), otherwise a
+    plain profile made from its configuration (see `_uit_configuratie`)."""
+    if regio.id in _PROFIELEN:
         return _PROFIELEN[regio.id]()
-    except KeyError:
-        raise ValueError(f"no simulation profile for region '{regio.id}' (there is one for "
-                         f"{', '.join(_PROFIELEN)}): add it to services/simulator.py") from None
+    return _uit_configuratie(regio)
+
+
+def _product_codes(regel: ProductRegel) -> list[tuple[str, str]]:
+    """Product codes a rule matches: its exact code, or one made from its prefix or categorie."""
+    if regel.code:
+        return [(regel.categorie or regel.code[:2], regel.code)]
+    if regel.prefix:
+        return [(regel.categorie or regel.prefix[:2], (regel.prefix + "01")[:5])]
+    return [(regel.categorie or "45", f"{regel.categorie}A01")]
+
+
+def _uit_configuratie(regio: Regio) -> SimulatieProfiel:
+    """A region without known magnitudes: every segment gets 25 new clients a year per gemeente,
+    stays of half a year and the Zuid-Limburg messiness; enough to exercise every figure."""
+    segmenten = [
+        SegmentProfiel(
+            segment.naam, [c for regel in segment.regels for c in _product_codes(regel)],
+            instroom_per_jaar=25 * len(regio.gemeenten), gemiddelde_duur_dagen=180,
+            p_doorstroom=0.1, p_stapeling=0.05, p_recidive=0.15, p_hernieuwd=0.1,
+        )
+        for segment in regio.segmenten
+    ]
+    return replace(zuid_limburg_profiel(), gemeenten=list(regio.gemeenten), segmenten=segmenten)
 
 
 # -- the simulated world ---------------------------------------------------------------------
@@ -427,7 +451,9 @@ def _versies(
     # First sent open or with another end; the real end becomes known around the earlier of both.
     gepland = None if rng.random() < 0.5 else max(
         t.ingang, t.eind + _dagen(rng.choice((-1, 1)) * rng.randint(15, 90)))
-    bekend = max(eerste + _dagen(1), min(t.eind, gepland or t.eind) + _dagen(rng.randint(-30, 30)))
+    vertraging = (rng.randint(60, 150) if rng.random() < ruis.aandeel_laat_gecorrigeerd
+                  else rng.randint(-30, 30))  # an administrative backlog: known months later
+    bekend = max(eerste + _dagen(1), min(t.eind, gepland or t.eind) + _dagen(vertraging))
     if bekend > tijdvak.horizon or gepland == t.eind:
         return [versie(eerste, t.eind, None)]
     reden = "14" if gepland is None else "04" if t.eind > gepland else "05"

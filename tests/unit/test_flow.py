@@ -238,3 +238,21 @@ def test_window_starting_less_than_m_days_after_history_start_warns():
 def test_peildatum_before_from_is_an_error():
     with pytest.raises(ValueError, match="lies before"):
         tel([], ZL, date(2022, 12, 31), date(2022, 1, 1), date(2023, 1, 1))
+
+
+def test_zorgduur_per_episode():
+    from projections.flow import episodes
+
+    classificaties = classificeer([
+        alloc(1, date(2022, 1, 1), date(2022, 3, 31)),            # instroom: episode 1
+        alloc(2, date(2022, 4, 5), date(2022, 6, 30)),            # doorstroom: episode 1
+        alloc(3, date(2022, 5, 1), date(2022, 5, 31)),            # stapeling: episode 1
+        alloc(4, date(2022, 10, 1), None),                        # recidive: episode 2, ongoing
+        alloc(5, date(2022, 2, 1), date(2022, 2, 28), client="c2"),  # another client
+    ], 14, 180)
+    result = sorted(episodes(classificaties), key=lambda e: (e.client, e.start))
+    assert [(e.client, e.allocaties, e.zorgduur) for e in result] == [
+        ("c1", ((MAASTRICHT, 1), (MAASTRICHT, 2), (MAASTRICHT, 3)), 181),  # 1 Jan..30 Jun
+        ("c1", ((MAASTRICHT, 4),), None),
+        ("c2", ((MAASTRICHT, 5),), 28),
+    ]

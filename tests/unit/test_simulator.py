@@ -5,9 +5,9 @@ from __future__ import annotations
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -191,7 +191,20 @@ def test_zuid_limburg_allocations_per_year_have_the_size_of_the_0_meting(snelle_
     assert gestart["Ambulant"] > gestart["Wonen"] > gestart["GIK-J + gedwongen kader"] > gestart["Crisis"]
 
 
-def test_a_region_without_a_profile_is_named_in_the_error():
-    assert simulatie_profiel(SimpleNamespace(id="zuid-limburg")) == zuid_limburg_profiel()
-    with pytest.raises(ValueError, match="no simulation profile for region 'elders'"):
-        simulatie_profiel(SimpleNamespace(id="elders"))
+def test_every_configured_region_gets_a_profile(tmp_path, register):
+    from projections.regio import laad_regios
+
+    regios = laad_regios()
+    assert simulatie_profiel(regios["zuid-limburg"]) == zuid_limburg_profiel()
+    een10 = simulatie_profiel(regios["een-10-voor-de-jeugd"])
+    assert set(een10.gemeenten) == set(regios["een-10-voor-de-jeugd"].gemeenten)
+    klein = replace(een10, segmenten=[replace(s, instroom_per_jaar=3) for s in een10.segmenten])
+    simuleer(klein, range(2023, 2024), 5, tmp_path)
+    for bestand in sorted(tmp_path.glob("*-jw301-*.xml"))[:50]:
+        try:
+            bericht = lees_bericht(bestand.read_bytes(), register)
+        except Afgewezen:
+            continue  # the deliberately invalid ones
+        for p in bericht.producten:
+            assert regios["een-10-voor-de-jeugd"].segment_voor(
+                bericht.kop.gemeentecode, p.product.categorie, p.product.code, p.ingangsdatum)
