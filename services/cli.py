@@ -17,6 +17,7 @@ import typer
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -72,7 +73,7 @@ def _settings() -> Settings:
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {escape(message)}")
     return typer.Exit(2)
 
 
@@ -126,7 +127,7 @@ def publish(
         f"(dropped by JetStream), {len(resultaat.fouten)} not published"
     )
     for pad, reden in resultaat.fouten:
-        err.print(f"[yellow]not published[/yellow] {pad}: {reden}")
+        err.print(f"[yellow]not published[/yellow] {escape(str(pad))}: {escape(reden)}")
     if resultaat.fouten:
         raise typer.Exit(1)
 
@@ -205,7 +206,8 @@ def rejected(
     for a in afwijzingen:
         moment = a.afgewezen_op.strftime("%Y-%m-%d %H:%M") if a.afgewezen_op else ""
         hersteld = [a.hersteld_op.strftime("%Y-%m-%d %H:%M") if a.hersteld_op else ""]
-        table.add_row(str(a.stream_seq), a.subject, moment, a.reden, *(hersteld if all_ else []))
+        table.add_row(str(a.stream_seq), escape(a.subject), moment, escape(a.reden),
+                      *(hersteld if all_ else []))
     console.print(table)
     console.print(f"{len(afwijzingen)} rejected; replay one after a fix with "
                   "`jeugdstroom rejected replay SEQ`")
@@ -243,7 +245,7 @@ def replay_rejected(
     try:
         uitkomst = service.herstel(bericht)
     except Afgewezen as afgewezen:
-        err.print(f"[yellow]still rejected:[/yellow] {afgewezen.reden}")
+        err.print(f"[yellow]still rejected:[/yellow] {escape(afgewezen.reden)}")
         raise typer.Exit(1) from None
     console.print(f"stream seq {seq} ingested: {uitkomst.records} iJw records, "
                   f"{uitkomst.events} new events")
@@ -334,7 +336,7 @@ def _toon(telling: Telling, formaat: Formaat, titel: str) -> None:
     console.print(f"unieke jeugdigen totaal: {data['totaal_unieke_jeugdigen']}; "
                   f"toewijzingen zonder segment (unmapped): {data['unmapped_toewijzingen']}")
     for waarschuwing in data["warnings"]:
-        err.print(f"[yellow]warning:[/yellow] {waarschuwing}")
+        err.print(f"[yellow]warning:[/yellow] {escape(waarschuwing)}")
 
 
 def _titel(regio: Regio, van: date, pd: date, k: date | None, gemeente: str | None) -> str:
