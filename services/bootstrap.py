@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 import nats
+from fastapi import FastAPI
 from faststream import FastStream
 from faststream.middlewares import AckPolicy
 from faststream.nats import NatsBroker, PullSub
@@ -18,6 +19,7 @@ from events.gemeenten import GemeenteRegister
 from events.ijw import XsdSchemas
 from events.pseudonym import Pseudonimiseerder
 from projections.regio import Regio, laad_regios
+from services.api import maak_api
 from services.eventstore import Gebeurtenissen
 from services.ingest import Ingest, NatsIngest
 from services.nats import ensure_stream, ijw_stream, ingest_consumer
@@ -82,6 +84,11 @@ def regios(settings: Settings, extra: list[Path] | None = None) -> dict[str, Reg
 
 def projector(settings: Settings, database_url: str, extra: list[Path] | None = None) -> Projector:
     return Projector(event_store(database_url), list(regios(settings, extra).values()))
+
+
+def api(settings: Settings, database_url: str, extra: list[Path] | None = None) -> FastAPI:
+    """The HTTP API and dashboard over the flow projection."""
+    return maak_api(projector(settings, database_url, extra), regios(settings, extra))
 
 
 def ingest(settings: Settings, database_url: str) -> Ingest:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import enum
 import json
 import logging
@@ -27,6 +26,7 @@ from projections.flow import Telling
 from projections.regio import Regio, RegioConfigError, regios_uit_cbs
 from services import bootstrap
 from services.ingest import StreamBericht
+from services.leeskant import VELDEN, OngeldigeVraag, als_csv, kies_regio, venster
 from services.nats import ijw_bestanden, publiceer
 from services.projector import Projector
 from services.projector import diff as diff_figures
@@ -264,8 +264,6 @@ RegionConfigOpt = Annotated[list[Path] | None, typer.Option(
     "--region-config", help="extra region file(s) (TOML), beside the shipped ones")]
 
 
-_VELDEN = ["instroom", "stapeling", "doorstroom", "recidive", "hernieuwde_instroom",
-           "uitstroom", "uitstroom_voorlopig", "in_zorg", "unieke_jeugdigen"]
 _KOP = {"instroom": "instr.", "stapeling": "stap.", "doorstroom": "doorstr.",
         "recidive": "recid.", "hernieuwde_instroom": "hern. instr.", "uitstroom": "uitstr.",
         "uitstroom_voorlopig": "w.v. voorl.", "in_zorg": "in zorg", "unieke_jeugdigen": "uniek"}
@@ -279,25 +277,17 @@ class Formaat(enum.StrEnum):
 
 def _regio(settings: Settings, region: str, extra: list[Path] | None) -> Regio:
     try:
-        regios = bootstrap.regios(settings, extra)
-    except RegioConfigError as error:
+        return kies_regio(bootstrap.regios(settings, extra), region)
+    except (RegioConfigError, OngeldigeVraag) as error:
         raise _fail(str(error)) from None
-    if region not in regios:
-        raise _fail(f"unknown region '{region}': choose one of {', '.join(sorted(regios))} "
-                    "or add its file with --region-config")
-    return regios[region]
 
 
 def _venster(peildatum: datetime, van: datetime | None, regio: Regio, gemeente: str | None
              ) -> tuple[date, date]:
-    pd = peildatum.date()
-    start = van.date() if van else date(pd.year, 1, 1)
-    if pd < start:
-        raise _fail(f"--peildatum {pd} lies before --from {start}: the window is [from, peildatum]")
-    if gemeente is not None and gemeente not in regio.gemeenten:
-        raise _fail(f"gemeente {gemeente} is not in region {regio.id}: choose one of "
-                    f"{', '.join(sorted(regio.gemeenten))}")
-    return start, pd
+    try:
+        return venster(regio, peildatum.date(), van.date() if van else None, gemeente)
+    except OngeldigeVraag as error:
+        raise _fail(str(error)) from None
 
 
 def _projector(settings: Settings, extra: list[Path] | None) -> Projector:
@@ -318,13 +308,9 @@ def _toon(telling: Telling, formaat: Formaat, titel: str) -> None:
     if formaat is Formaat.json:
         console.print_json(json.dumps(data))
         return
-    kolommen = _VELDEN
+    kolommen = VELDEN
     if formaat is Formaat.csv:
-        writer = csv.writer(sys.stdout)
-        writer.writerow(["segment", "name", *kolommen])
-        for s in data["segments"]:
-            writer.writerow([s["segment"], s["name"],
-                             *("n.v.t." if s[k] is None else s[k] for k in kolommen)])
+        sys.stdout.write(als_csv(telling))
         return
     table = Table(title=titel, title_justify="left")
     table.add_column("segment")
@@ -414,10 +400,10 @@ def diff(
     table = Table(title=f"{_titel(regio, start, pd, k1, gemeente)} -> {k2.isoformat()}",
                   title_justify="left")
     table.add_column("segment")
-    for veld in _VELDEN:
+    for veld in VELDEN:
         table.add_column(_KOP[veld], justify="right")
     for a, b in zip(een.segmenten, twee.segmenten, strict=True):
-        table.add_row(a.naam, *(_verschil(getattr(a, v), getattr(b, v)) for v in _VELDEN))
+        table.add_row(a.naam, *(_verschil(getattr(a, v), getattr(b, v)) for v in VELDEN))
     console.print(table)
     detail = Table("client (pseudonym)", "toewijzing", "segment", "at K1", "at K2", "caused by",
                    title=f"{len(wijzigingen)} allocations behind the difference", title_justify="left")
@@ -509,10 +495,13 @@ def demo(
     years: Annotated[str, typer.Option(help="simulated years, e.g. 2021-2023")] = "2021-2023",
     seed: Annotated[int, typer.Option(help="same seed, same traffic")] = 1,
     region_config: RegionConfigOpt = None,
+    no_serve: Annotated[bool, typer.Option(
+        "--no-serve", help="exit after printing instead of serving the dashboard")] = False,
+    port: PortOpt = 8000,
 ) -> None:
     """The whole path on the embedded default: simulate a region, publish its traffic through
     NATS, ingest, project, and print the 0-meting of the last year as known 90 days after
-    its peildatum and as known now."""
+    its peildatum and as known now; then serve the dashboard until Ctrl-C."""
     settings = _settings()
     regio = _regio(settings, region, region_config)
     jaren = _jaren(years)
@@ -548,16 +537,48 @@ def demo(
     verschil = Table(title=f"difference: as known now minus as known on {k1.isoformat()}",
                      title_justify="left")
     verschil.add_column("segment")
-    for veld in _VELDEN:
+    for veld in VELDEN:
         verschil.add_column(_KOP[veld], justify="right")
     for a, b in zip(een.segmenten, twee.segmenten, strict=True):
-        verschil.add_row(a.naam, *(_delta(getattr(a, v), getattr(b, v)) for v in _VELDEN))
+        verschil.add_row(a.naam, *(_delta(getattr(a, v), getattr(b, v)) for v in VELDEN))
     console.print(verschil)
     console.print(f"{len(wijzigingen)} allocations explain the difference: "
                   f"jeugdstroom diff --region {regio.id} --peildatum {pd} "
                   f"--known-at {k1} --known-at {date.today()}")
     console.print(f"check it from the event log alone: jeugdstroom replay --region {regio.id} "
                   f"--peildatum {pd} --known-at {k1}")
+    if not no_serve:
+        console.print(f"dashboard for this peildatum: http://127.0.0.1:{port}/?regio={regio.id}"
+                      f"&peildatum={pd}&bekend_op={k1}")
+        _serve(settings, servers.database_url, region_config, "127.0.0.1", port)
+
+
+HostOpt = Annotated[str, typer.Option(help="address to listen on")]
+PortOpt = Annotated[int, typer.Option(help="port to listen on")]
+
+
+def _serve(settings: Settings, database_url: str, extra: list[Path] | None, host: str,
+           port: int) -> None:
+    import uvicorn
+
+    try:
+        web = bootstrap.api(settings, database_url, extra)
+    except RegioConfigError as error:
+        raise _fail(str(error)) from None
+    console.print(f"dashboard: http://{host}:{port}/   API: http://{host}:{port}/docs   "
+                  "(Ctrl-C stops)")
+    uvicorn.run(web, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def serve(
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
+    region_config: RegionConfigOpt = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) and the dashboard page (/)."""
+    settings = _settings()
+    _serve(settings, _endpoints(settings).database_url, region_config, host, port)
 
 
 regions_app = typer.Typer(help="Region configurations: list them, or make them from the CBS list.")

@@ -22,7 +22,8 @@ def test_demo_and_replay_agree_for_every_year_end_and_knowledge_time(settings, t
            "JEUGDSTROOM_DATABASE_URL": settings.database_url,
            "JEUGDSTROOM_PSEUDONYM_KEY": settings.pseudonym_key.get_secret_value(),
            "JEUGDSTROOM_STATE_DIR": str(tmp_path)}
-    result = CliRunner().invoke(app, ["demo", "--years", "2022-2023", "--seed", "3"], env=env)
+    result = CliRunner().invoke(
+        app, ["demo", "--years", "2022-2023", "--seed", "3", "--no-serve"], env=env)
     assert result.exit_code == 0, result.output
     assert "Zuid-Limburg: 2023-01-01 t/m 2023-12-31, bekend op 2024-03-30" in result.stdout
     assert "bekend op nu" in result.stdout and "difference" in result.stdout

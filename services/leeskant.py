@@ -1,0 +1,127 @@
+"""The read side's questions, shared by the CLI and the HTTP API: validate what is asked,
+then answer it from the projection (counts, monthly series, gemeenten side by side, CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from projections.flow import FLOW, Telling, tel
+from projections.regio import Regio
+from services.projector import Projector
+
+VELDEN = [*FLOW, "in_zorg", "unieke_jeugdigen"]
+
+
+class OngeldigeVraag(ValueError):
+    """A question that cannot be answered; the message says what to ask instead."""
+
+    def __init__(self, message: str, *, onbekend: bool = False) -> None:
+        super().__init__(message)
+        self.onbekend = onbekend  # True: the thing asked for does not exist (HTTP 404)
+
+
+def kies_regio(regios: dict[str, Regio], regio_id: str) -> Regio:
+    if regio_id not in regios:
+        raise OngeldigeVraag(
+            f"unknown region '{regio_id}': choose one of {', '.join(sorted(regios))} "
+            "or add its file with --region-config", onbekend=True)
+    return regios[regio_id]
+
+
+def venster(regio: Regio, peildatum: date, van: date | None, gemeente: str | None) -> tuple[date, date]:
+    """The window [from, peildatum]; `from` defaults to 1 January of the peildatum's year."""
+    start = van or date(peildatum.year, 1, 1)
+    if peildatum < start:
+        raise OngeldigeVraag(
+            f"--peildatum {peildatum} lies before --from {start}: the window is [from, peildatum]")
+    if gemeente is not None and gemeente not in regio.gemeenten:
+        raise OngeldigeVraag(f"gemeente {gemeente} is not in region {regio.id}: choose one of "
+                             f"{', '.join(sorted(regio.gemeenten))}")
+    return start, peildatum
+
+
+@dataclass(frozen=True)
+class Maand:
+    """One month of one segment: inflow and uitstroom in the month, in zorg on its last day."""
+
+    maand: str  # YYYY-MM
+    segment: str
+    instroom: int | None  # all five inflow categories: every allocation that started
+    uitstroom: int | None
+    in_zorg: int
+
+
+def maanden(van: str, tot: str) -> list[tuple[date, date]]:
+    """[first day, last day] of every month from `van` to `tot` (YYYY-MM), at most 120."""
+    try:
+        eerste = date.fromisoformat(van + "-01")
+        laatste = date.fromisoformat(tot + "-01")
+    except ValueError:
+        raise OngeldigeVraag(f"months are written YYYY-MM, e.g. 2023-01, not '{van}'/'{tot}'") from None
+    if laatste < eerste:
+        raise OngeldigeVraag(f"the last month {tot} lies before the first month {van}")
+    result = []
+    while eerste <= laatste:
+        volgende = (eerste.replace(day=28) + timedelta(days=4)).replace(day=1)
+        result.append((eerste, volgende - timedelta(days=1)))
+        eerste = volgende
+    if len(result) > 120:
+        raise OngeldigeVraag("ask for at most 120 months at once")
+    return result
+
+
+def tijdreeks(projector: Projector, regio: Regio, van: str, tot: str, k: date | None,
+              gemeente: str | None = None) -> list[Maand]:
+    """Monthly instroom (all inflow), uitstroom and in zorg per segment, as known at K."""
+    periode = maanden(van, tot)
+    k_eff = k or date.today()
+    classificaties = [p.classificatie for p in projector.recorder.perioden_op(
+        regio.id, k_eff, periode[0][0], periode[-1][1])]
+    reeks = []
+    for begin, eind in periode:
+        telling = tel(classificaties, regio, begin, eind, k_eff, gemeente)
+        for s in telling.segmenten:
+            instroom = None if not s.flow else sum(
+                getattr(s, c) for c in ("instroom", "stapeling", "doorstroom", "recidive",
+                                        "hernieuwde_instroom"))
+            reeks.append(Maand(begin.strftime("%Y-%m"), s.segment, instroom, s.uitstroom,
+                               s.in_zorg))
+    return reeks
+
+
+def per_gemeente(projector: Projector, regio: Regio, van: date, peildatum: date,
+                 k: date | None) -> list[Telling]:
+    """The counts of every gemeente of the region, from one read of the projection."""
+    k_eff = k or date.today()
+    classificaties = [p.classificatie for p in projector.recorder.perioden_op(
+        regio.id, k_eff, van, peildatum)]
+    return [tel(classificaties, regio, van, peildatum, k_eff, code, k_getoond=k)
+            for code in sorted(regio.gemeenten)]
+
+
+def als_csv(telling: Telling, *, min_cel: int | None = None) -> str:
+    """The counts table as CSV. With `min_cel` (publication), cells below it read `<min_cel`
+    (zero stays zero) and a footer says so; without it, the exact figures for the region's
+    own users."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["segment", "name", *VELDEN])
+    for s in telling.segmenten:
+        writer.writerow([s.segment, s.naam, *(_cel(getattr(s, v), min_cel) for v in VELDEN)])
+    writer.writerow(["totaal", "unieke jeugdigen", *[""] * (len(VELDEN) - 1),
+                     _cel(telling.totaal_unieke_jeugdigen, min_cel)])
+    if min_cel is not None:
+        writer.writerow([f"# cells from 1 to {min_cel - 1} are shown as <{min_cel} so that no "
+                         "child can be recognised; n.v.t. = no flow figures for this segment"])
+    return out.getvalue()
+
+
+def _cel(waarde: int | None, min_cel: int | None) -> str:
+    if waarde is None:
+        return "n.v.t."
+    if min_cel is not None and 0 < waarde < min_cel:
+        return f"<{min_cel}"
+    return str(waarde)
