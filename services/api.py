@@ -236,7 +236,8 @@ def maak_api(projector: Projector, regios: dict[str, Regio]) -> FastAPI:
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
     def pagina(regio: str | None = None, peildatum: str | None = None,
                bekend_op: str | None = None) -> HTMLResponse:
-        return HTMLResponse(dashboard.pagina(projector, regios, regio, peildatum, bekend_op))
+        html, status = dashboard.pagina(projector, regios, regio, peildatum, bekend_op)
+        return HTMLResponse(html, status_code=status)
 
     return api
 

@@ -31,7 +31,8 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f2f4f7;te
 
 
 def pagina(projector: Projector, regios: dict[str, Regio], regio_id: str | None,
-           peildatum_tekst: str | None, bekend_op_tekst: str | None) -> str:
+           peildatum_tekst: str | None, bekend_op_tekst: str | None) -> tuple[str, int]:
+    """The page and its HTTP status: 400 with the form and the problem for a wrong question."""
     vandaag = date.today()
     regio_id = regio_id or ("zuid-limburg" if "zuid-limburg" in regios else sorted(regios)[0])
     try:
@@ -41,7 +42,7 @@ def pagina(projector: Projector, regios: dict[str, Regio], regio_id: str | None,
         van, pd = venster(regio, peildatum, None, None)
     except OngeldigeVraag as fout:
         return _html(_formulier(regios, regio_id, peildatum_tekst, bekend_op_tekst)
-                     + f'<p class="fout" role="alert">{escape(str(fout))}</p>')
+                     + f'<p class="fout" role="alert">{escape(str(fout))}</p>'), 400
     toen = bekend_op or pd + timedelta(days=90)
     telling = projector.telling(regio, van, pd, bekend_op)
     een, twee, wijzigingen = diff(projector, regio, van, pd, toen, vandaag)
@@ -65,7 +66,7 @@ def pagina(projector: Projector, regios: dict[str, Regio], regio_id: str | None,
         _verschil(een, twee),
         _wijzigingen(wijzigingen),
     ]
-    return _html("".join(delen))
+    return _html("".join(delen)), 200
 
 
 def _datum(tekst: str | None, naam: str) -> date | None:

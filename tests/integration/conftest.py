@@ -12,9 +12,12 @@ import psycopg
 import pytest
 from nats.js.errors import NotFoundError
 
+from services import bootstrap
 from services.runtime import EmbeddedRuntime, Endpoints
 from services.settings import Settings
 from tests.conftest import CBS_FILES, XSD_DIR
+from tests.integration.handmade import HISTORY
+from tests.integration.helpers import ingest_until_caught_up, publish
 
 PSEUDONYM_KEY = "integration-test-pseudonym-key-0123456789"
 
@@ -54,3 +57,16 @@ def settings(servers: Endpoints, tmp_path) -> Settings:
         ingest_batch_size=50,
         ack_wait_seconds=10,
     )
+
+
+@pytest.fixture
+def projected(settings):
+    """The hand-made history published through NATS, ingested and projected."""
+    asyncio.run(publish(settings, HISTORY))
+    asyncio.run(ingest_until_caught_up(settings))
+    projector = bootstrap.projector(settings, settings.database_url)
+    projector.volg(tot_bij=True)
+    yield projector
+    projector.store.close()
+
+
