@@ -116,8 +116,10 @@ def _tabel(telling: Telling, tabel_id: str) -> str:
 def _gemeenten(regio: Regio, tellingen: list[Telling]) -> str:
     kop = "".join(f"<th>{escape(s.naam)}</th>" for s in regio.segmenten)
     rijen = []
-    for t in tellingen:
+    uitgesloten = {s.id: s.uitgesloten_gemeenten for s in regio.segmenten}
+    for t in sorted(tellingen, key=lambda t: regio.gemeenten[t.gemeente or ""]):
         cellen = "".join(
+            '<td class="n nvt">uitgesloten</td>' if t.gemeente in uitgesloten[s.segment] else
             f'<td class="n">{"n.v.t." if s.instroom is None else s.instroom} / '
             f'{"n.v.t." if s.uitstroom is None else s.uitstroom} / {s.in_zorg}</td>'
             for s in t.segmenten)
