@@ -26,6 +26,7 @@ from services.nats import ensure_stream, ijw_stream, ingest_consumer
 from services.projector import Projector
 from services.runtime import EmbeddedRuntime, Endpoints
 from services.settings import Settings
+from services.updates import LiveUpdates
 
 
 class ConfigurationError(Exception):
@@ -84,6 +85,10 @@ def regios(settings: Settings, extra: list[Path] | None = None) -> dict[str, Reg
 
 def projector(settings: Settings, database_url: str, extra: list[Path] | None = None) -> Projector:
     return Projector(event_store(database_url), list(regios(settings, extra).values()))
+
+
+def live_updates(settings: Settings, projector: Projector, nats_url: str) -> LiveUpdates:
+    return LiveUpdates(projector, projector.regios, nats_url, settings.live_peildatum)
 
 
 def api(settings: Settings, database_url: str, extra: list[Path] | None = None) -> FastAPI:

@@ -34,6 +34,7 @@ from services.projector import replay as replay_telling
 from services.runtime import EmbeddedRuntime, RuntimeError_
 from services.settings import Settings
 from services.simulator import simulatie_profiel, simuleer
+from services.updates import asyncapi_json
 
 app = typer.Typer(
     help="jeugdstroom: youth-care flow figures from a region's own iJw message traffic.\n\n"
@@ -434,17 +435,30 @@ def project(
     """Run the projector: keep the flow read tables up to date with the event store."""
     settings = _settings()
     projector = _projector(settings, region_config)
+    live = bootstrap.live_updates(settings, projector, _endpoints(settings).nats_url)
+
+    def bijgewerkt(positie: int) -> None:
+        n = asyncio.run(live.publiceer(positie))
+        if n:
+            err.print(f"{n} live count updates published (jeugdstroom.counts.*)")
+
     if rebuild:
         projector.herbouw()
     if not until_caught_up:
         err.print("projector: following the event store; Ctrl-C stops")
-        projector.volg()
+        projector.volg(bijgewerkt=bijgewerkt)
         return
     with _progress() as progress:
         task = progress.add_task("projecting (events)", total=None)
-        projector.volg(tot_bij=True,
+        projector.volg(tot_bij=True, bijgewerkt=bijgewerkt,
                        voortgang=lambda pos, doel: progress.update(task, completed=pos, total=doel))
     console.print(f"projection at event {projector.positie()}")
+
+
+@app.command()
+def asyncapi() -> None:
+    """Print the AsyncAPI document of the projection updates published on NATS."""
+    sys.stdout.write(asyncapi_json() + "\n")
 
 
 def _jaren(years: str) -> range:
@@ -524,9 +538,10 @@ def demo(
     except (bootstrap.ConfigurationError, GemeenteRegisterError) as error:
         raise _fail(str(error)) from None
     projector = bootstrap.projector(settings, servers.database_url, region_config)
+    live = bootstrap.live_updates(settings, projector, servers.nats_url)
     with _progress() as progress:
         task = progress.add_task("projecting", total=None)
-        projector.volg(tot_bij=True,
+        projector.volg(tot_bij=True, bijgewerkt=lambda pos: asyncio.run(live.publiceer(pos)),
                        voortgang=lambda pos, doel: progress.update(task, completed=pos, total=doel))
     pd = date(jaren.stop - 1, 12, 31)
     van = date(pd.year, 1, 1)

@@ -62,14 +62,23 @@ class Projector:
     def volg(
         self, *, tot_bij: bool = False, voortgang: Callable[[int, int], None] | None = None,
         stop: Callable[[], bool] = lambda: False,
+        bijgewerkt: Callable[[int], None] | None = None,
     ) -> None:
-        """Project until caught up (`tot_bij`), or follow the log until `stop()` says so."""
+        """Project until caught up (`tot_bij`), or follow the log until `stop()` says so.
+
+        `bijgewerkt(position)` is called each time the projection has caught up after new
+        events (live updates then go out once per burst, not once per page)."""
         doel = self.laatste()
+        nieuw = False
         while not stop():
             verwerkt = self.stap()
+            nieuw = nieuw or verwerkt > 0
             if voortgang is not None:
                 voortgang(self.positie(), max(doel, self.positie()))
             if verwerkt == 0:
+                if nieuw and bijgewerkt is not None:
+                    bijgewerkt(self.positie())
+                nieuw = False
                 if tot_bij and self.positie() >= doel:
                     return
                 if tot_bij:

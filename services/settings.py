@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from pydantic import SecretStr, model_validator
@@ -48,6 +49,7 @@ class Settings(BaseSettings):
     gemeenten_files: list[Path] = []
     pseudonym_key: SecretStr | None = None
     region_configs: list[Path] = []  # region files beside the shipped ones
+    live_peildatum: date | None = None  # the live figures' window ends here (None: today)
 
     stream: str = "IJW"
     ingest_durable: str = "ingest"
