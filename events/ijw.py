@@ -253,6 +253,33 @@ class XsdSchemas:
         return self._compiled[bericht]
 
 
+# Elements whose values may appear in a rejection reason: message, product and allocation
+# data. Any other value (a birth date, a name, a phone number) is masked, because the XSD
+# validator quotes the offending value and reasons are shown to operators and logged.
+ZONDER_PERSOONSGEGEVENS = frozenset({
+    "BerichtCode", "BerichtVersie", "BerichtSubversie", "Afzender", "Ontvanger",
+    "Identificatie", "Dagtekening", "BasisschemaXsdVersie", "BerichtXsdVersie", "XsltVersie",
+    "ToewijzingNummer", "Categorie", "Code", "ProductCategorie", "ProductCode",
+    "Toewijzingsdatum", "Toewijzingstijd", "Ingangsdatum", "Einddatum", "Begindatum",
+    "ToewijzingIngangsdatum", "ToewijzingEinddatum", "RedenWijziging", "RedenBeeindiging",
+    "StatusAanlevering", "Bedrag", "TotaalBedrag", "DebetCredit", "GeleverdVolume", "Eenheid",
+    "ProductTarief", "Volume", "Frequentie", "Budget", "DeclaratieNummer", "ReferentieNummer",
+    "VorigReferentieNummer", "RetourCode", "DeclaratieDagtekening",
+})
+
+
+def _element_naam(pad: str) -> str:
+    return re.sub(r"\[\d+\]$", "", pad.rsplit("/", 1)[-1])
+
+
+def _zonder_waarden(pad: str, tekst: str) -> str:
+    """Mask quoted values in a reason unless the element carries no personal data."""
+    if _element_naam(pad) in ZONDER_PERSOONSGEGEVENS:
+        return tekst
+    return re.sub(r"(Element )?'[^']*'",
+                  lambda m: m.group(0) if m.group(1) else "'…'", tekst)
+
+
 def _xsd_problemen(schema: etree.XMLSchema, document: etree._ElementTree) -> list[Probleem]:
     if schema.validate(document):
         return []
@@ -260,8 +287,6 @@ def _xsd_problemen(schema: etree.XMLSchema, document: etree._ElementTree) -> lis
     for error in schema.error_log:
         message = re.sub(r"\{[^}]*\}", "", error.message)
         element = _leesbaar_pad(error.path) or f"line {error.line}"
-        if element.endswith("Bsn"):
-            message = re.sub(r"'[^']*'", "'[bsn]'", message)
         problemen.append(Probleem(element, f"not valid against the XSD: {message}"))
     return problemen
 
@@ -290,7 +315,7 @@ class _Lezer:
 
     def probleem(self, element: etree._Element | str, tekst: str) -> None:
         where = element if isinstance(element, str) else self.pad(element)
-        self.problemen.append(Probleem(where, tekst))
+        self.problemen.append(Probleem(where, _zonder_waarden(where, tekst)))
 
     def tekst(self, parent: etree._Element, pad: str, *, verplicht: bool = True) -> str | None:
         element = parent.find(_pad(pad))
@@ -299,6 +324,16 @@ class _Lezer:
                 self.probleem(f"{self.pad(parent)}/{pad}", "required element is missing")
             return None
         return element.text.strip()
+
+    def nummer(self, parent: etree._Element, pad: str, *, verplicht: bool = True) -> str | None:
+        """A ToewijzingNummer as its canonical integer text: '012' and '+12' are toewijzing 12."""
+        waarde = self.tekst(parent, pad, verplicht=verplicht)
+        if waarde is None:
+            return None
+        if not re.fullmatch(r"\+?\d{1,18}", waarde):
+            self.probleem(f"{self.pad(parent)}/{pad}", f"'{waarde}' is not a whole number")
+            return None
+        return str(int(waarde))
 
     def datum(self, parent: etree._Element, pad: str, *, verplicht: bool = True) -> date | None:
         waarde = self.tekst(parent, pad, verplicht=verplicht)
@@ -416,7 +451,7 @@ def _jw301(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Toewijzingbe
     bsn = lezer.bsn(client)
     producten = []
     for element in client.iterfind(_pad("ToegewezenProducten/ToegewezenProduct")):
-        nummer = lezer.tekst(element, "ToewijzingNummer")
+        nummer = lezer.nummer(element, "ToewijzingNummer")
         toewijzingsdatum = lezer.datum(element, "Toewijzingsdatum")
         toewijzingstijd = lezer.tijd(element, "Toewijzingstijd")
         ingang = lezer.datum(element, "Ingangsdatum")
@@ -451,8 +486,8 @@ def _jw301(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Toewijzingbe
 
 
 def _start_stop_nummer(lezer: _Lezer, element: etree._Element) -> str | None:
-    nummer = lezer.tekst(element, "ToewijzingNummer", verplicht=False)
-    if nummer is None:
+    nummer = lezer.nummer(element, "ToewijzingNummer", verplicht=False)
+    if nummer is None and element.find(_pad("ToewijzingNummer")) is None:
         lezer.probleem(
             f"{lezer.pad(element)}/ToewijzingNummer",
             "missing: jeugdstroom links start and stop of care to a toewijzing by its number",
@@ -514,7 +549,7 @@ def _prestaties(lezer: _Lezer, clienten: etree._Element | None) -> list[Prestati
         for element in client.iterfind(_pad("Prestaties/Prestatie")):
             referentie = lezer.tekst(element, "ProductReferentie/ReferentieNummer")
             vorig = lezer.tekst(element, "ProductReferentie/VorigReferentieNummer", verplicht=False)
-            nummer = lezer.tekst(element, "ToewijzingNummer")
+            nummer = lezer.nummer(element, "ToewijzingNummer")
             categorie = lezer.tekst(element, "ProductCategorie")
             code = lezer.tekst(element, "ProductCode", verplicht=False)
             begin = lezer.datum(element, "ProductPeriode/Begindatum")
@@ -660,5 +695,5 @@ def _uniek(problemen: list[Probleem]) -> list[Probleem]:
     """The first problem per element: the XSD and our own rules often say the same thing."""
     seen: dict[str, Probleem] = {}
     for p in problemen:
-        seen.setdefault(p.element, Probleem(p.element, redact(p.probleem)))
+        seen.setdefault(p.element, Probleem(p.element, redact(_zonder_waarden(p.element, p.probleem))))
     return list(seen.values())

@@ -133,10 +133,15 @@ class Classificatie:
     def is_voorlopig(self, n: int, k: date) -> bool:
         """A follow-up may still arrive: E + n lies after K."""
         return self.uitstroom and self.allocatie.eind is not None and (
-            self.allocatie.eind + timedelta(days=n) > k)
+            plus_dagen(self.allocatie.eind, n) > k)
 
 
 _OPEN = date.max
+
+
+def plus_dagen(d: date, dagen: int) -> date:
+    """d + dagen, capped at date.max: backoffices send Einddatum 9999-12-31 for 'open'."""
+    return d + timedelta(days=dagen) if d <= date.max - timedelta(days=dagen) else date.max
 
 
 def categorie_voor(delta: int | None, heeft_voorganger: bool, n: int, m: int) -> Categorie:
@@ -190,7 +195,7 @@ def classificeer(alle: Iterable[Allocatie], n: int, m: int) -> list[Classificati
 def _is_uitstroom(a: Allocatie, groep: Sequence[Allocatie], n: int) -> bool:
     if a.eind is None:
         return False
-    grens = a.eind + timedelta(days=n)
+    grens = plus_dagen(a.eind, n)
     for b in groep:
         if b is a or b.start > grens:
             continue
@@ -281,12 +286,16 @@ def tel(
     per_segment = {s.id: SegmentTelling(s.id, s.naam, s.flow) for s in regio.segmenten}
     kinderen: dict[str, set[str]] = defaultdict(set)
     unmapped = 0
+    onbekend: set[str] = set()
     for c in classificaties:
         a = c.allocatie
         if gemeente is not None and a.gemeentecode != gemeente:
             continue
         if a.segment is None:
             unmapped += a.overlapt(van, peildatum)
+            continue
+        if a.segment not in per_segment:
+            onbekend.add(a.segment)  # projected under an older region file
             continue
         t = per_segment[a.segment]
         if van <= a.start <= peildatum and c.categorie is not None:
@@ -303,12 +312,16 @@ def tel(
         if not t.flow:
             for naam in FLOW:
                 setattr(t, naam, None)
-    waarschuwing = regio.window_waarschuwing(van)
+    waarschuwingen = [w for w in [regio.window_waarschuwing(van)] if w]
+    if onbekend:
+        waarschuwingen.append(
+            f"the projection holds segments the region file no longer has ({', '.join(sorted(onbekend))}): "
+            "run `jeugdstroom project --rebuild` after changing a region's rules")
     return Telling(
         regio=regio.id, van=van, peildatum=peildatum, k=k_getoond, gemeente=gemeente,
         segmenten=list(per_segment.values()), unmapped_toewijzingen=unmapped,
         totaal_unieke_jeugdigen=len(set().union(*kinderen.values())),
-        waarschuwingen=[waarschuwing] if waarschuwing else [],
+        waarschuwingen=waarschuwingen,
     )
 
 

@@ -20,6 +20,7 @@ from services.leeskant import (
     als_csv,
     kies_regio,
     per_gemeente,
+    redelijk,
     tijdreeks,
     venster,
 )
@@ -163,7 +164,7 @@ def maak_api(projector: Projector, regios: dict[str, Regio]) -> FastAPI:
                ) -> Any:
         regio = kies_regio(regios, region)
         start, pd = venster(regio, peildatum, van, gemeente)
-        telling = projector.telling(regio, start, pd, known_at, gemeente)
+        telling = projector.telling(regio, start, pd, redelijk(known_at, "known_at"), gemeente)
         if format is Formaat.csv or publication:
             return _csv(als_csv(telling, min_cel=regio.min_cel if publication else None),
                         f"{regio.id}-{pd}")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import json
 import logging
+import os
 import sys
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -25,6 +28,7 @@ from events.ijw import Afgewezen
 from projections.flow import Telling
 from projections.regio import Regio, RegioConfigError, regios_uit_cbs
 from services import bootstrap
+from services.bench import Meting, meet
 from services.ingest import StreamBericht
 from services.leeskant import VELDEN, OngeldigeVraag, als_csv, kies_regio, venster
 from services.nats import ijw_bestanden, publiceer
@@ -594,6 +598,67 @@ def serve(
     """Serve the HTTP API (OpenAPI at /docs) and the dashboard page (/)."""
     settings = _settings()
     _serve(settings, _endpoints(settings).database_url, region_config, host, port)
+
+
+TARGETS = {"ingest_records_per_s": 20_000, "rebuild_records_per_s": 100_000,
+           "query_historic_p95_ms": 250, "query_live_p95_ms": 20, "peak_rss_mb": 500}
+
+
+@app.command()
+def bench(
+    sizes: Annotated[list[int] | None, typer.Option(
+        "--sizes", help="approximate number of stored events per run (repeat the option); "
+        "default 25000 and 100000")] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", help="write the figures here")] = None,
+    baseline_events: Annotated[int, typer.Option(
+        help="events in the straightforward-path sample (b)")] = 20_000,
+) -> None:
+    """Measure ingest end to end, rebuild, queries and memory, beside a raw COPY, the
+    straightforward library path and plain SQL, on embedded servers of its own."""
+    sizes = sizes or [25_000, 100_000]
+    settings = _settings()
+    regio = _regio(settings, "zuid-limburg", None)
+    metingen = []
+    for n in sizes:
+        err.print(f"[bold]size ~{n:,} events[/bold]")
+        metingen.append(meet(settings, regio, n, lambda tekst: err.print(f"  {escape(tekst)}"),
+                             baseline_events))
+    document = {"schema_version": 1, "machine": {"cores": os.cpu_count(),
+                                                  "python": sys.version.split()[0]},
+                "targets": TARGETS, "baseline_events": baseline_events,
+                "runs": [dataclasses.asdict(m) for m in metingen]}
+    if json_file:
+        json_file.write_text(json.dumps(document, indent=2))
+    table = Table("figure", *(f"~{n:,} events" for n in sizes), "target", title="jeugdstroom bench",
+                  title_justify="left")
+
+    def rij(naam: str, waarde: Callable[[Meting], str], doel: str = "") -> None:
+        table.add_row(naam, *(waarde(m) for m in metingen), doel)
+
+    rij("events stored / iJw records", lambda m: f"{m.events:,} / {m.ijw_records:,}")
+    rij("ingest end to end, iJw records/s", lambda m: f"{m.ingest_records_per_s:,.0f}", "20,000")
+    rij("  ratio to (a) COPY rows/s", lambda m: f"{m.ingest_records_per_s / m.copy_rows_per_s:.3f}")
+    rij("  ratio to (b) save() per message",
+        lambda m: f"{m.ingest_records_per_s / m.straightforward_save_events_per_s:.1f}x")
+    rij("rebuild, iJw records/s", lambda m: f"{m.rebuild_records_per_s:,.0f}", "100,000")
+    rij("  ratio to (a) COPY rows/s", lambda m: f"{m.rebuild_records_per_s / m.copy_rows_per_s:.3f}")
+    rij("  ratio to (b) per-event runner",
+        lambda m: f"{m.rebuild_records_per_s / m.straightforward_projection_events_per_s:.1f}x")
+    rij("query historic p50/p95/p99 ms",
+        lambda m: "/".join(str(m.query_historic_ms[p]) for p in ("p50", "p95", "p99")), "p95 250")
+    rij("query live p50/p95/p99 ms",
+        lambda m: "/".join(str(m.query_live_ms[p]) for p in ("p50", "p95", "p99")), "p95 20")
+    rij("  historic p95 ratio to (c) plain SQL",
+        lambda m: f"{m.query_historic_ms['p95'] / m.analyst_sql_ms:.1f}x")
+    rij("peak RSS ingest / projector MB",
+        lambda m: f"{m.peak_rss_mb['ingest']:.0f} / {m.peak_rss_mb['projector']:.0f}", "500")
+    rij("(a) raw COPY, rows/s", lambda m: f"{m.copy_rows_per_s:,.0f}")
+    rij("(b) save() per message, events/s", lambda m: f"{m.straightforward_save_events_per_s:,.0f}")
+    rij("(b) library per-event runner, events/s",
+        lambda m: f"{m.straightforward_projection_events_per_s:,.0f}")
+    rij("(c) plain SQL inflow counts, ms (agrees)",
+        lambda m: f"{m.analyst_sql_ms:.0f} ({'yes' if m.analyst_sql_agrees else 'NO'})")
+    console.print(table)
 
 
 regions_app = typer.Typer(help="Region configurations: list them, or make them from the CBS list.")

@@ -11,7 +11,14 @@ from html import escape
 
 from projections.flow import Telling
 from projections.regio import Regio
-from services.leeskant import OngeldigeVraag, kies_regio, per_gemeente, tijdreeks, venster
+from services.leeskant import (
+    OngeldigeVraag,
+    kies_regio,
+    per_gemeente,
+    redelijk,
+    tijdreeks,
+    venster,
+)
 from services.projector import Projector, diff
 
 KOPPEN = {"instroom": "instroom", "stapeling": "stapeling", "doorstroom": "doorstroom",
@@ -38,7 +45,7 @@ def pagina(projector: Projector, regios: dict[str, Regio], regio_id: str | None,
     try:
         regio = kies_regio(regios, regio_id)
         peildatum = _datum(peildatum_tekst, "peildatum") or date(vandaag.year - 1, 12, 31)
-        bekend_op = _datum(bekend_op_tekst, "bekend op")
+        bekend_op = redelijk(_datum(bekend_op_tekst, "bekend op"), "bekend op")
         van, pd = venster(regio, peildatum, None, None)
     except OngeldigeVraag as fout:
         return _html(_formulier(regios, regio_id, peildatum_tekst, bekend_op_tekst)

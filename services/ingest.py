@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
+import eventsourcing.persistence as es
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Tracking
 from nats.aio.msg import Msg
@@ -39,7 +40,10 @@ from services.eventstore import Afwijzing, Gebeurtenissen
 log = logging.getLogger("jeugdstroom.ingest")
 
 SUBJECT = re.compile(r"^ijw\.([^.]+)\.([^.]+)$")
-INFRA_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+# The event store being unreachable is never the message's fault: psycopg's errors, and the
+# eventsourcing library's own wrappers of them (not subclasses of psycopg's), are retried.
+INFRA_ERRORS = (OperationalError, InterfaceError, es.OperationalError, es.InterfaceError,
+                ConnectionError, TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class StreamBericht:
     seq: int
     subject: str
     data: bytes
+    ontbreekt: bool = False  # the stream no longer holds it: recorded, not silently skipped
 
 
 @dataclass
@@ -115,6 +120,9 @@ class Ingest:
 
     def lees(self, bericht: StreamBericht) -> Bericht:
         """Validate one message, including that its subject names its gemeente and type."""
+        if bericht.ontbreekt:
+            raise Afgewezen([Probleem("stream", "this sequence is no longer in the stream "
+                                      "(removed by its limits or a purge): nothing to ingest")])
         match = SUBJECT.match(bericht.subject)
         if not match:
             raise Afgewezen([Probleem(
@@ -224,6 +232,13 @@ class NatsIngest:
             self._positie = await asyncio.to_thread(self.ingest.positie)
         run = await self._aaneengesloten(msgs, js, self._positie)
         try:
+            await self._verwerk(run, msgs)
+        except BaseException:
+            self._positie = None  # unsure what was committed: read it again next time
+            raise
+
+    async def _verwerk(self, run: list[StreamBericht], msgs: Sequence[Msg]) -> None:
+        try:
             if run:
                 uitkomst = await asyncio.to_thread(self.ingest.verwerk, run)
                 self._positie = run[-1].seq
@@ -237,7 +252,8 @@ class NatsIngest:
             return
         except INFRA_ERRORS:
             log.exception("event store unavailable; messages will be redelivered")
-            await asyncio.gather(*(m.nak(delay=5) for m in msgs))
+            self._positie = None  # the commit may or may not have happened
+            await asyncio.gather(*(m.nak(delay=2) for m in msgs))
             return
         await asyncio.gather(*(m.ack() for m in msgs))
 
@@ -257,7 +273,7 @@ class NatsIngest:
                     raw = await js.get_msg(self.stream, verwacht)
                     run.append(StreamBericht(verwacht, raw.subject or "", raw.data or b""))
                 except NotFoundError:
-                    pass  # removed from the stream (limits or purge): nothing to ingest
+                    run.append(StreamBericht(verwacht, "", b"", ontbreekt=True))
                 verwacht += 1
             run.append(StreamBericht(seq, msg.subject, msg.data))
             verwacht = seq + 1

@@ -31,8 +31,20 @@ def kies_regio(regios: dict[str, Regio], regio_id: str) -> Regio:
     return regios[regio_id]
 
 
+JAREN = range(1900, 9001)  # questions outside these years are typing errors, not history
+
+
+def redelijk(d: date | None, naam: str) -> date | None:
+    if d is not None and d.year not in JAREN:
+        raise OngeldigeVraag(f"{naam} {d.isoformat()} is outside the years "
+                             f"{JAREN.start}-{JAREN.stop - 1}: check the year")
+    return d
+
+
 def venster(regio: Regio, peildatum: date, van: date | None, gemeente: str | None) -> tuple[date, date]:
     """The window [from, peildatum]; `from` defaults to 1 January of the peildatum's year."""
+    redelijk(peildatum, "peildatum")
+    redelijk(van, "from")
     start = van or date(peildatum.year, 1, 1)
     if peildatum < start:
         raise OngeldigeVraag(
@@ -61,6 +73,8 @@ def maanden(van: str, tot: str) -> list[tuple[date, date]]:
         laatste = date.fromisoformat(tot + "-01")
     except ValueError:
         raise OngeldigeVraag(f"months are written YYYY-MM, e.g. 2023-01, not '{van}'/'{tot}'") from None
+    redelijk(eerste, "from_month")
+    redelijk(laatste, "to_month")
     if laatste < eerste:
         raise OngeldigeVraag(f"the last month {tot} lies before the first month {van}")
     result = []

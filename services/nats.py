@@ -32,6 +32,7 @@ def stream_config(settings: Settings) -> StreamConfig:
         subjects=[SUBJECTS],
         storage=StorageType.FILE,
         duplicate_window=settings.duplicate_window_seconds,
+        max_age=settings.stream_max_age_days * 86400.0,
         description="iJw 3.2 messages as published by the municipal backoffices",
     )
 

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     ingest_max_attempts: int = 3
     ack_wait_seconds: float = 60.0
     duplicate_window_seconds: float = 24 * 3600.0
+    # raw messages hold BSNs and names: the stream keeps them only this long (the event
+    # store keeps what is needed forever, pseudonymised)
+    stream_max_age_days: int = 400
 
     @model_validator(mode="after")
     def _servers_together(self) -> Settings:

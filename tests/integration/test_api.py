@@ -69,6 +69,9 @@ def test_counts_csv_exact_and_for_publication(client):
     ("/api/timeseries?region=zuid-limburg&from_month=2023-06&to_month=2023-01", 400,
      "lies before the first month"),
     ("/api/timeseries?region=zuid-limburg&from_month=2000-01&to_month=2023-01", 400, "120 months"),
+    ("/api/timeseries?region=zuid-limburg&from_month=9999-01&to_month=9999-12", 400, "check the year"),
+    ("/api/counts?region=zuid-limburg&peildatum=9999-12-31", 400, "check the year"),
+    (COUNTS + "&known_at=0001-01-01", 400, "check the year"),
 ])
 def test_invalid_questions_get_a_4xx_that_says_what_to_send(client, query, status, hint):
     response = client.get(query)
@@ -127,6 +130,8 @@ def test_dashboard_shows_the_api_figures(client):
     assert "n.v.t." in page.text and "Toen versus nu" in page.text and "<svg" in page.text
     wrong = client.get("/?regio=zuid-limburg&peildatum=31-12-2023")
     assert wrong.status_code == 400 and "schrijf JJJJ-MM-DD" in wrong.text
+    for vraag in ("peildatum=0001-01-15", "peildatum=9999-12-31", "bekend_op=9999-12-31"):
+        assert client.get(f"/?regio=zuid-limburg&{vraag}").status_code == 400
 
 
 DATES = st.one_of(

@@ -201,3 +201,28 @@ def test_gap_after_the_position_is_filled_from_the_stream(settings):
 def test_servers_of_settings_are_used_and_nothing_embedded_starts(settings):
     assert servers_of(settings).nats_url == settings.nats_url
     assert not (settings.state_dir / "runtime.json").exists()
+
+
+def test_event_store_outage_is_retried_never_a_rejection(settings, monkeypatch):
+    """The library wraps psycopg's errors in its own OperationalError: still not the message's fault."""
+    import eventsourcing.persistence as es
+
+    from services.eventstore import Gebeurtenissen
+
+    echte = Gebeurtenissen.leg_vast
+    storingen = {"over": 4}  # more than a batch try plus the per-message attempts
+
+    def leg_vast(self, *args, **kwargs):
+        if storingen["over"]:
+            storingen["over"] -= 1
+            raise es.OperationalError("connection to server lost")
+        return echte(self, *args, **kwargs)
+
+    monkeypatch.setattr(Gebeurtenissen, "leg_vast", leg_vast)
+    asyncio.run(publish(settings, [_as_published("JW301.xml")]))
+    asyncio.run(ingest_until_caught_up(settings, timeout=60))
+    assert storingen["over"] == 0
+    assert event_topics(settings)["Toewijzing.VersieOntvangen"] == 2
+    store = bootstrap.event_store(settings.database_url)
+    assert store.afwijzingen() == []
+    store.close()

@@ -256,3 +256,14 @@ def test_zorgduur_per_episode():
         ("c1", ((MAASTRICHT, 4),), None),
         ("c2", ((MAASTRICHT, 5),), 28),
     ]
+
+
+def test_einddatum_9999_12_31_is_a_far_end_not_a_crash():
+    [c] = classificeer([alloc(1, date(2022, 1, 1), date(9999, 12, 31))], 14, 180)
+    assert c.uitstroom and c.is_voorlopig(14, date(2030, 1, 1))  # E + n lies after K
+
+
+def test_segments_unknown_to_the_region_file_warn_instead_of_failing():
+    telling = tel(classificeer([alloc(1, date(2022, 2, 1), None, segment="oud-segment")], 14, 180),
+                  ZL, date(2022, 1, 1), date(2022, 12, 31), date(2023, 1, 1))
+    assert "project --rebuild" in telling.waarschuwingen[-1]

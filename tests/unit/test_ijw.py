@@ -159,3 +159,27 @@ def test_elfproef(bsn, valid):
 def test_redact_hides_what_could_be_a_bsn_only():
     assert redact("client 999900006 in msg 123456789012") == "client [bsn] in msg 123456789012"
     assert redact("toewijzing 300201") == "toewijzing 300201"
+
+
+@pytest.mark.parametrize(("original", "broken", "secret"), [
+    (b"<ijw:Datum>2010-02-14</ijw:Datum>", b"<ijw:Datum>2010-02-14Z</ijw:Datum>", "2010-02-14"),
+    (b"<ijw:Datum>2010-02-14</ijw:Datum>", b"<ijw:Datum>2010-02-30</ijw:Datum>", "2010-02-30"),
+    (b"<ijw:Telefoonnummer>0201234567<", b"<ijw:Telefoonnummer>020-1234567<", "020-1234567"),
+    (b"<ijw:Voorletters>T<", b"<ijw:Voorletters>T.J.<", "T.J."),
+])
+@pytest.mark.parametrize("with_xsd", [True, False])
+def test_reasons_never_echo_personal_values(register, schemas, original, broken, secret, with_xsd):
+    data = example("JW301.xml").replace(original, broken, 1)
+    try:
+        lees_bericht(data, register, schemas if with_xsd else None)
+    except Afgewezen as rejected:
+        assert secret not in rejected.reden and "Wit" not in rejected.reden
+    else:
+        assert not with_xsd  # without the XSD, not every such value is our business
+
+
+def test_toewijzingnummer_is_normalised(register, schemas):
+    data = example("JW301.xml").replace(b"<jw301:ToewijzingNummer>300201<",
+                                        b"<jw301:ToewijzingNummer>0300201<")
+    bericht = lees_bericht(data, register, None)
+    assert bericht.producten[0].toewijzingnummer == "300201"

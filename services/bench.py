@@ -1,0 +1,395 @@
+"""`jeugdstroom bench`: throughput and latency of the real pipeline, beside its baselines.
+
+Runs on its own embedded servers under <state dir>/bench, never on the user's data. Per size:
+simulate Zuid-Limburg traffic (deterministic), publish it to NATS while the real `ingest` and
+`project` processes run, and time until the projection has caught up; rebuild the
+projection from the event store; time counts queries. Beside it, in the same run:
+(a) a raw PostgreSQL COPY of as many rows as events were stored, (b) the straightforward
+path on a sample (one `save()` per message, the library's per-event ProjectionRunner),
+(c) the same counts in plain SQL from a flat table of allocations, as an analyst would.
+Throughput is in iJw records (ToegewezenProduct, StartProduct, StopProduct, Prestatie).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import nats
+import psycopg
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.projection import Projection, ProjectionRunner
+from nats.js.errors import NotFoundError
+from pydantic import SecretStr
+
+from events.domain import Declaratie, Toewijzing, declaratie_id, toewijzing_id
+from events.gemeenten import GemeenteRegister
+from events.ijw import Afgewezen, XsdSchemas, lees_bericht
+from events.pseudonym import Pseudonimiseerder
+from events.verwerking import verwerk
+from projections.regio import Regio
+from services.eventstore import Gebeurtenissen, library_env
+from services.nats import ijw_bestanden, publiceer
+from services.projector import Projector
+from services.runtime import EmbeddedRuntime, Endpoints
+from services.settings import Settings
+from services.simulator import simuleer, zuid_limburg_profiel
+
+EVENTS_PER_JAAR = 25_000  # Zuid-Limburg-sized traffic stores about this many events a year
+BASELINE_EVENTS = 20_000
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Meting:
+    """All figures of one size; the JSON document is a list of these (schema_version 1)."""
+
+    events: int = 0
+    ijw_records: int = 0
+    berichten: int = 0
+    ingest_seconds: float = 0.0
+    ingest_records_per_s: float = 0.0
+    rebuild_seconds: float = 0.0
+    rebuild_records_per_s: float = 0.0
+    query_historic_ms: dict[str, float] = field(default_factory=dict)
+    query_live_ms: dict[str, float] = field(default_factory=dict)
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    copy_rows_per_s: float = 0.0
+    straightforward_save_events_per_s: float = 0.0
+    straightforward_projection_events_per_s: float = 0.0
+    analyst_sql_ms: float = 0.0
+    analyst_sql_agrees: bool | None = None
+
+
+class _BenchRuntime:
+    """Fresh database and stream per size, on embedded servers of the bench's own."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.runtime = EmbeddedRuntime(state_dir / "bench" / "servers")
+        self.servers: Endpoints = self.runtime.up()
+
+    def nieuw(self, naam: str, settings: Settings) -> Settings:
+        admin = self.servers.database_url.rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{naam}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{naam}"')
+        asyncio.run(_verwijder_stream(self.servers.nats_url, settings.stream))
+        return settings.model_copy(update={
+            "nats_url": self.servers.nats_url,
+            "database_url": self.servers.database_url.rsplit("/", 1)[0] + f"/{naam}",
+            "pseudonym_key": settings.pseudonym_key or SecretStr("bench-pseudonym-key-0123456789"),
+        })
+
+
+async def _verwijder_stream(nats_url: str, stream: str) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        await nc.jetstream().delete_stream(stream)
+    except NotFoundError:
+        pass
+    finally:
+        await nc.close()
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JEUGDSTROOM_")}
+    env.update({
+        "JEUGDSTROOM_NATS_URL": settings.nats_url or "",
+        "JEUGDSTROOM_DATABASE_URL": settings.database_url or "",
+        "JEUGDSTROOM_PSEUDONYM_KEY": settings.pseudonym_key.get_secret_value()
+        if settings.pseudonym_key else "",
+        "JEUGDSTROOM_GEMEENTEN_FILES": "[" + ",".join(f'"{p}"' for p in settings.gemeenten_files) + "]",
+    })
+    if settings.xsd_dir:
+        env["JEUGDSTROOM_XSD_DIR"] = str(settings.xsd_dir)
+    return env
+
+
+def _piek_rss_mb(pid: int) -> float:
+    """VmHWM: the process's peak resident set size so far."""
+    for regel in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if regel.startswith("VmHWM:"):
+            return int(regel.split()[1]) / 1024
+    return 0.0
+
+
+def _proces(settings: Settings, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "services.cli", *args], env=_env(settings),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _verkeer(state_dir: Path, events: int) -> Path:
+    jaren = max(1, math.ceil(events / EVENTS_PER_JAAR))
+    out = state_dir / "bench" / f"traffic-{jaren}y"
+    if not (out.exists() and any(out.glob("*.xml"))):  # same seed, same files: simulate once
+        simuleer(zuid_limburg_profiel(), range(2024 - jaren, 2024), 7, out)
+    return out
+
+
+def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], None],
+         baseline_events: int = BASELINE_EVENTS) -> Meting:
+    """One size: the pipeline end to end, rebuild, queries, and the three baselines."""
+    runtime = _BenchRuntime(settings.state_dir)
+    settings = runtime.nieuw(f"bench_{events}", settings)
+    meting = Meting()
+    meld(f"simulating traffic for about {events:,} events")
+    bestanden = list(ijw_bestanden([_verkeer(settings.state_dir, events)]))
+
+    meld("ingest + projection, end to end (publish until the projection has caught up)")
+    ingest = _proces(settings, "ingest")
+    projector_proces = _proces(settings, "project")
+    begin = time.perf_counter()
+    asyncio.run(publiceer(settings.nats_url or "", settings, bestanden))
+    store = Gebeurtenissen(settings.database_url or "")
+    projector = Projector(store, [regio])
+    doel = asyncio.run(_last_seq(settings))
+    while store.positie(f"nats:{settings.stream}") < doel or projector.positie() < projector.laatste():
+        time.sleep(0.2)
+    meting.ingest_seconds = time.perf_counter() - begin
+    meting.peak_rss_mb = {"ingest": _piek_rss_mb(ingest.pid),
+                          "projector": _piek_rss_mb(projector_proces.pid)}
+    for p in (ingest, projector_proces):
+        p.terminate()
+        p.wait(timeout=30)
+    meting.events = projector.laatste()
+    meting.berichten = doel
+    meting.ijw_records = _records_in_store(store)
+    meting.ingest_records_per_s = meting.ijw_records / meting.ingest_seconds
+
+    meld("projection rebuild from the event store")
+    projector.herbouw()
+    begin = time.perf_counter()
+    rebuild = _proces(settings, "project", "--until-caught-up")
+    rebuild.wait()
+    meting.rebuild_seconds = time.perf_counter() - begin
+    meting.rebuild_records_per_s = meting.ijw_records / meting.rebuild_seconds
+
+    meld("counts queries")
+    meting.query_historic_ms, meting.query_live_ms = _queries(projector, regio)
+
+    meld("baseline (a): raw COPY")
+    meting.copy_rows_per_s = _copy(settings.database_url or "", meting.events)
+    meld("baseline (c): the counts in plain SQL from a flat allocations table")
+    meting.analyst_sql_ms, meting.analyst_sql_agrees = _analist(projector, regio)
+    meld(f"baseline (b): the straightforward path on {baseline_events:,} events")
+    straight = runtime.nieuw(f"bench_straight_{events}", settings)
+    (meting.straightforward_save_events_per_s,
+     meting.straightforward_projection_events_per_s) = _rechttoe(straight, bestanden,
+                                                                  baseline_events)
+    store.close()
+    return meting
+
+
+async def _last_seq(settings: Settings) -> int:
+    nc = await nats.connect(settings.nats_url or "")
+    try:
+        return int((await nc.jetstream().stream_info(settings.stream)).state.last_seq)
+    finally:
+        await nc.close()
+
+
+def _records_in_store(store: Gebeurtenissen) -> int:
+    """iJw records as stored: versions, starts, stops and declaration lines."""
+    with store.ingest_recorder.datastore.transaction(commit=False) as curs:
+        curs.execute("SELECT topic, count(*) AS n, sum(CASE WHEN topic LIKE '%%Ingediend' "
+                     "THEN json_array_length((convert_from(state, 'UTF8')::json)->'regels') "
+                     "ELSE 0 END) AS regels FROM jeugdstroom_events GROUP BY topic")
+        rows = curs.fetchall()
+    return sum(int(r["n"]) for r in rows if r["topic"].rsplit(".", 1)[1] in
+               ("VersieOntvangen", "ZorgGestart", "ZorgGestopt")) + sum(
+        int(r["regels"] or 0) for r in rows)
+
+
+def _percentielen(ms: list[float]) -> dict[str, float]:
+    q = statistics.quantiles(ms, n=100)
+    return {"p50": round(q[49], 1), "p95": round(q[94], 1), "p99": round(q[98], 1)}
+
+
+def _queries(projector: Projector, regio: Regio, n: int = 60) -> tuple[dict, dict]:
+    rng = random.Random(1)  # noqa: S311 - reproducible query dates
+    with projector.recorder.datastore.transaction(commit=False) as curs:
+        curs.execute("SELECT min(start) AS a, max(start) AS b FROM flow_periode")
+        row = curs.fetchone()
+    eerste, laatste = row["a"] or date(2023, 1, 1), row["b"] or date(2023, 12, 31)
+    historisch, live = [], []
+    for _ in range(n):
+        pd = eerste + timedelta(days=rng.randint(180, max(181, (laatste - eerste).days)))
+        k = pd + timedelta(days=rng.randint(0, 400))
+        begin = time.perf_counter()
+        projector.telling(regio, date(pd.year, 1, 1), pd, k)
+        historisch.append((time.perf_counter() - begin) * 1000)
+        begin = time.perf_counter()
+        projector.telling(regio, date(laatste.year, 1, 1), laatste, None)
+        live.append((time.perf_counter() - begin) * 1000)
+    return _percentielen(historisch), _percentielen(live)
+
+
+def _copy(database_url: str, rijen: int) -> float:
+    """PostgreSQL's own speed for rows shaped like stored events: the physical reference."""
+    state = os.urandom(300)
+    with psycopg.connect(database_url) as conn:
+        conn.execute("CREATE TEMP TABLE copy_ref (originator_id uuid, originator_version bigint, "
+                     "topic text, state bytea)")
+        begin = time.perf_counter()
+        with conn.cursor().copy("COPY copy_ref FROM STDIN") as copy:
+            for i in range(rijen):
+                copy.write_row((uuid.UUID(int=i), 1, "events.domain:Toewijzing.VersieOntvangen",
+                                state))
+        conn.commit()
+        return rijen / (time.perf_counter() - begin)
+
+
+_ANALIST_SQL = """
+WITH geldend AS (
+  SELECT DISTINCT ON (gemeentecode, toewijzingnummer) *
+  FROM flow_versie WHERE dagtekening <= %(k)s
+  ORDER BY gemeentecode, toewijzingnummer, toegewezen_op DESC, dagtekening DESC,
+           length(identificatie) DESC, identificatie DESC
+), alloc AS (
+  SELECT g.*, m.segment FROM geldend g
+  JOIN analist_segment m USING (gemeentecode, categorie, code)
+  WHERE NOT (coalesce(reden_wijziging = '13' AND einddatum = ingangsdatum, false))
+), met_voorganger AS (
+  SELECT *, max(coalesce(einddatum, 'infinity'::date)) OVER (
+      PARTITION BY client, segment ORDER BY ingangsdatum, gemeentecode, toewijzingnummer::bigint
+      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS p_eind
+  FROM alloc
+)
+SELECT segment,
+  count(*) FILTER (WHERE p_eind IS NULL) AS instroom,
+  count(*) FILTER (WHERE p_eind = 'infinity' OR ingangsdatum - p_eind < -%(n)s) AS stapeling,
+  count(*) FILTER (WHERE p_eind <> 'infinity' AND ingangsdatum - p_eind BETWEEN -%(n)s AND %(n)s)
+    AS doorstroom,
+  count(*) FILTER (WHERE p_eind <> 'infinity' AND ingangsdatum - p_eind > %(n)s
+                   AND ingangsdatum - p_eind <= %(m)s) AS recidive,
+  count(*) FILTER (WHERE p_eind <> 'infinity' AND ingangsdatum - p_eind > %(m)s)
+    AS hernieuwde_instroom
+FROM met_voorganger WHERE ingangsdatum BETWEEN %(van)s AND %(pd)s GROUP BY segment
+"""
+
+
+def _analist(projector: Projector, regio: Regio) -> tuple[float, bool]:
+    """Inflow counts as an analyst would write them in SQL, timed and checked against ours."""
+    with projector.recorder.datastore.transaction(commit=True) as curs:
+        curs.execute("SELECT DISTINCT gemeentecode, categorie, code, min(ingangsdatum) AS d "
+                     "FROM flow_versie GROUP BY 1, 2, 3")
+        rijen = curs.fetchall()
+        curs.execute("DROP TABLE IF EXISTS analist_segment")
+        curs.execute("CREATE TABLE analist_segment (gemeentecode text, categorie text, code text, "
+                     "segment text)")
+        for r in rijen:
+            segment = regio.segment_voor(r["gemeentecode"], r["categorie"], r["code"], r["d"])
+            if segment and r["gemeentecode"] not in segment.uitgesloten_gemeenten:
+                curs.execute("INSERT INTO analist_segment VALUES (%s, %s, %s, %s)",
+                             (r["gemeentecode"], r["categorie"], r["code"], segment.id))
+        curs.execute("SELECT max(ingangsdatum) AS d FROM flow_versie")
+        laatste = curs.fetchone()["d"] or date(2023, 12, 31)
+    pd = date(laatste.year - 1, 12, 31)
+    k = pd + timedelta(days=90)
+    begin = time.perf_counter()
+    with projector.recorder.datastore.transaction(commit=False) as curs:
+        curs.execute(_ANALIST_SQL, {"k": k, "n": regio.n, "m": regio.m,
+                                    "van": date(pd.year, 1, 1), "pd": pd})
+        sql = {r["segment"]: r for r in curs.fetchall()}
+    ms = (time.perf_counter() - begin) * 1000
+    ons = projector.telling(regio, date(pd.year, 1, 1), pd, k)
+    velden = ("instroom", "stapeling", "doorstroom", "recidive", "hernieuwde_instroom")
+    agrees = all(
+        (sql[s.segment][v] if s.segment in sql else 0) == getattr(s, v)
+        for s in ons.segmenten if s.flow for v in velden)
+    return ms, agrees
+
+
+class _Repository:
+    """Aggregates one at a time through the library's repository: the straightforward way."""
+
+    def __init__(self, store: Gebeurtenissen) -> None:
+        self.store = store
+        self.aggregates: dict[uuid.UUID, Any] = {}
+
+    def _get(self, key: uuid.UUID, nieuw: Callable[[], Any]) -> Any:
+        if key not in self.aggregates:
+            try:
+                self.aggregates[key] = self.store.repository.get(key)
+            except AggregateNotFoundError:
+                self.aggregates[key] = nieuw()
+        return self.aggregates[key]
+
+    def toewijzing(self, gemeentecode: str, nummer: str) -> Toewijzing:
+        return self._get(toewijzing_id(gemeentecode, nummer),
+                         lambda: Toewijzing.registreer(gemeentecode, nummer))
+
+    def declaratie(self, gemeentecode: str, aanbieder: str, identificatie: str,
+                   dagtekening: Any) -> Declaratie:
+        return self._get(declaratie_id(gemeentecode, aanbieder, identificatie, dagtekening),
+                         lambda: Declaratie.open(gemeentecode, aanbieder, identificatie, dagtekening))
+
+
+class _StoreVoorRunner(Gebeurtenissen):
+    """The event store as the library's ProjectionRunner constructs it (from an env)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        Application.__init__(self, env=env)
+
+
+class _Teller(PostgresTrackingRecorder):
+    def tel(self, topic: str, tracking: Tracking) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute("INSERT INTO rechttoe_telling VALUES (%s)", (topic,))
+            self._insert_tracking(curs, tracking)
+
+
+class _PerEvent(Projection[_Teller]):
+    name = "rechttoe"
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.view.tel(type(domain_event).__qualname__, tracking)
+
+
+def _rechttoe(settings: Settings, bestanden: list[Path], sample: int) -> tuple[float, float]:
+    """The straightforward path: one save() per message, then one transaction per event."""
+    env = library_env(settings.database_url or "")
+    store = _StoreVoorRunner(env)
+    register = GemeenteRegister.from_csv(settings.gemeenten_files)
+    schemas = XsdSchemas(settings.xsd_dir) if settings.xsd_dir else None
+    pseudoniem = Pseudonimiseerder(settings.pseudonym_key.get_secret_value().encode()
+                                   if settings.pseudonym_key else b"0" * 32)
+    events = 0
+    begin = time.perf_counter()
+    for bestand in bestanden:
+        try:
+            bericht = lees_bericht(bestand.read_bytes(), register, schemas)
+        except Afgewezen:
+            continue
+        bron = _Repository(store)
+        verwerk(bericht, pseudoniem, bron)
+        recordings = store.save(*bron.aggregates.values())
+        events += len(recordings)
+        if events >= sample:
+            break
+    save_per_s = events / (time.perf_counter() - begin)
+    laatste = store.recorder.max_notification_id() or 0
+    with psycopg.connect(settings.database_url or "") as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS rechttoe_telling (topic text)")
+    begin = time.perf_counter()
+    with ProjectionRunner(application_class=_StoreVoorRunner, projection_class=_PerEvent,
+                          view_class=_Teller, env=env) as runner:
+        runner.wait(laatste, timeout=600)
+    projection_per_s = laatste / (time.perf_counter() - begin)
+    store.close()
+    return save_per_s, projection_per_s
+

@@ -1,0 +1,32 @@
+"""`jeugdstroom bench` runs from a fresh install and prints every figure and ratio. A smoke
+test at the smallest size: the targets themselves live in the benchmark, not here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from services.cli import app
+
+pytestmark = pytest.mark.integration
+
+
+def test_bench_prints_all_figures_and_a_stable_json_document(tmp_path):
+    result = CliRunner().invoke(
+        app, ["bench", "--sizes", "2000", "--baseline-events", "500",
+              "--json", str(tmp_path / "bench.json")],
+        env={"JEUGDSTROOM_STATE_DIR": str(tmp_path / "state")})
+    assert result.exit_code == 0, result.output
+    for figure in ("ingest end to end", "rebuild", "query historic", "query live", "peak RSS",
+                   "(a) raw COPY", "(b) save() per message", "(b) library per-event runner",
+                   "(c) plain SQL"):
+        assert figure in result.stdout
+    document = json.loads((tmp_path / "bench.json").read_text())
+    assert document["schema_version"] == 1 and document["targets"]["ingest_records_per_s"] == 20_000
+    [run] = document["runs"]
+    assert run["events"] > 1000 and run["ijw_records"] > 0
+    assert run["analyst_sql_agrees"] is True  # plain SQL gives our inflow counts
+    assert set(run["query_historic_ms"]) == {"p50", "p95", "p99"}
+    assert run["peak_rss_mb"]["ingest"] > 0
