@@ -128,8 +128,18 @@ def _piek_rss_mb(pid: int) -> float:
 
 
 def _proces(settings: Settings, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "services.cli", *args], env=_env(settings),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = settings.state_dir / "bench" / f"{args[0]}.log"
+    with log.open("ab") as uit:
+        return subprocess.Popen([sys.executable, "-m", "services.cli", *args], env=_env(settings),
+                                stdout=uit, stderr=subprocess.STDOUT)
+
+
+def _leeft(*processen: subprocess.Popen) -> None:
+    """A pipeline process that stops during a measurement makes the bench fail, not hang."""
+    for p in processen:
+        if p.poll() is not None:
+            raise RuntimeError(f"{' '.join(map(str, p.args[3:]))} stopped with status "
+                               f"{p.returncode}; see its log in <state dir>/bench/")
 
 
 def _verkeer(state_dir: Path, events: int) -> Path:
@@ -158,6 +168,7 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
     projector = Projector(store, [regio])
     doel = asyncio.run(_last_seq(settings))
     while store.positie(f"nats:{settings.stream}") < doel or projector.positie() < projector.laatste():
+        _leeft(ingest, projector_proces)
         time.sleep(0.2)
     meting.ingest_seconds = time.perf_counter() - begin
     meting.peak_rss_mb = {"ingest": _piek_rss_mb(ingest.pid),

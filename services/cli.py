@@ -35,7 +35,7 @@ from services.nats import ijw_bestanden, publiceer
 from services.projector import Projector
 from services.projector import diff as diff_figures
 from services.projector import replay as replay_telling
-from services.runtime import EmbeddedRuntime, RuntimeError_
+from services.runtime import EmbeddedRuntime, RuntimeError_, free_port, port_free
 from services.settings import Settings
 from services.simulator import simulatie_profiel, simuleer
 from services.updates import asyncapi_json
@@ -567,8 +567,8 @@ def demo(
     console.print(f"check it from the event log alone: jeugdstroom replay --region {regio.id} "
                   f"--peildatum {pd} --known-at {k1}")
     if not no_serve:
-        console.print(f"dashboard for this peildatum: http://127.0.0.1:{port}/?regio={regio.id}"
-                      f"&peildatum={pd}&bekend_op={k1}")
+        console.print(f"dashboard for this peildatum: /?regio={regio.id}&peildatum={pd}"
+                      f"&bekend_op={k1} on the address below")
         _serve(settings, servers.database_url, region_config, "127.0.0.1", port)
 
 
@@ -584,6 +584,10 @@ def _serve(settings: Settings, database_url: str, extra: list[Path] | None, host
         web = bootstrap.api(settings, database_url, extra)
     except RegioConfigError as error:
         raise _fail(str(error)) from None
+    if host == "127.0.0.1" and not port_free(port):
+        vrij = free_port()
+        err.print(f"port {port} is taken; serving on {vrij} instead (choose one with --port)")
+        port = vrij
     console.print(f"dashboard: http://{host}:{port}/   API: http://{host}:{port}/docs   "
                   "(Ctrl-C stops)")
     uvicorn.run(web, host=host, port=port, log_level="warning")

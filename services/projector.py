@@ -70,9 +70,12 @@ class Projector:
         events (live updates then go out once per burst, not once per page)."""
         doel = self.laatste()
         nieuw = False
+        dag = date.today()
         while not stop():
             verwerkt = self.stap()
-            nieuw = nieuw or verwerkt > 0
+            # a new day turns provisional uitstroom into definitive: live figures move too
+            nieuw = nieuw or verwerkt > 0 or date.today() != dag
+            dag = date.today()
             if voortgang is not None:
                 voortgang(self.positie(), max(doel, self.positie()))
             if verwerkt == 0:

@@ -47,7 +47,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
             s.bind(("127.0.0.1", port))
@@ -99,11 +99,11 @@ class EmbeddedRuntime:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         state = self._load_state()
         if not self._pg_running():
-            if not _port_free(state.pg_port):
+            if not port_free(state.pg_port):
                 state.pg_port = free_port()
             self._start_postgres(state.pg_port)
         if not self._nats_running(state):
-            if not _port_free(state.nats_port):
+            if not port_free(state.nats_port):
                 state.nats_port = free_port()
             state.nats_pid = self._start_nats(state.nats_port)
         self._save_state(state)
