@@ -33,7 +33,6 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection, ProjectionRunner
-from nats.js.errors import NotFoundError
 from pydantic import SecretStr
 
 from events.domain import Declaratie, Toewijzing, declaratie_id, toewijzing_id
@@ -43,7 +42,7 @@ from events.pseudonym import Pseudonimiseerder
 from events.verwerking import verwerk
 from projections.regio import Regio
 from services.eventstore import Gebeurtenissen, library_env
-from services.nats import ijw_bestanden, publiceer
+from services.nats import ijw_bestanden, publiceer, verwijder_stream
 from services.projector import Projector
 from services.runtime import EmbeddedRuntime, Endpoints
 from services.settings import Settings
@@ -87,22 +86,12 @@ class _BenchRuntime:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{naam}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{naam}"')
-        asyncio.run(_verwijder_stream(self.servers.nats_url, settings.stream))
+        asyncio.run(verwijder_stream(self.servers.nats_url, settings.stream))
         return settings.model_copy(update={
             "nats_url": self.servers.nats_url,
             "database_url": self.servers.database_url.rsplit("/", 1)[0] + f"/{naam}",
             "pseudonym_key": settings.pseudonym_key or SecretStr("bench-pseudonym-key-0123456789"),
         })
-
-
-async def _verwijder_stream(nats_url: str, stream: str) -> None:
-    nc = await nats.connect(nats_url)
-    try:
-        await nc.jetstream().delete_stream(stream)
-    except NotFoundError:
-        pass
-    finally:
-        await nc.close()
 
 
 def _env(settings: Settings) -> dict[str, str]:

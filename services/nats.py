@@ -17,7 +17,7 @@ import nats
 from faststream.nats import ConsumerConfig, JStream
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, DeliverPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, NotFoundError
 
 from events.ijw import Afgewezen, lees_kop
 from services.settings import Settings
@@ -59,6 +59,17 @@ async def ensure_stream(js: JetStreamContext, settings: Settings) -> None:
         await js.add_stream(config=config)
     except BadRequestError:
         await js.update_stream(config=config)
+
+
+async def verwijder_stream(nats_url: str, stream: str) -> None:
+    """Delete a stream and its consumers if it exists (bench and tests start from nothing)."""
+    nc = await nats.connect(nats_url)
+    try:
+        await nc.jetstream().delete_stream(stream)
+    except NotFoundError:
+        pass
+    finally:
+        await nc.close()
 
 
 @dataclass

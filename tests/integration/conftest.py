@@ -7,12 +7,11 @@ import asyncio
 from collections.abc import Iterator
 from uuid import uuid4
 
-import nats
 import psycopg
 import pytest
-from nats.js.errors import NotFoundError
 
 from services import bootstrap
+from services.nats import verwijder_stream
 from services.runtime import EmbeddedRuntime, Endpoints
 from services.settings import Settings
 from tests.conftest import CBS_FILES, XSD_DIR
@@ -30,23 +29,13 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoints]:
     runtime.down()
 
 
-async def _delete_stream(nats_url: str, stream: str) -> None:
-    nc = await nats.connect(nats_url)
-    try:
-        await nc.jetstream().delete_stream(stream)
-    except NotFoundError:
-        pass
-    finally:
-        await nc.close()
-
-
 @pytest.fixture
 def settings(servers: Endpoints, tmp_path) -> Settings:
     database = f"t_{uuid4().hex[:12]}"
     admin = servers.database_url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{database}"')
-    asyncio.run(_delete_stream(servers.nats_url, "IJW"))
+    asyncio.run(verwijder_stream(servers.nats_url, "IJW"))
     return Settings(
         nats_url=servers.nats_url,
         database_url=servers.database_url.rsplit("/", 1)[0] + f"/{database}",
