@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +53,9 @@ class Settings(BaseSettings):
 
     stream: str = "IJW"
     ingest_durable: str = "ingest"
-    ingest_batch_size: int = 200
+    # messages per pull and per transaction; capped because one library save() of ~7,000
+    # new aggregates hung in psycopg's pipeline here (tests/integration/test_save_guard.py)
+    ingest_batch_size: int = Field(default=200, ge=1, le=1000)
     ingest_max_attempts: int = 3
     ack_wait_seconds: float = 60.0
     duplicate_window_seconds: float = 24 * 3600.0
