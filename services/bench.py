@@ -143,55 +143,64 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
          baseline_events: int = BASELINE_EVENTS) -> Meting:
     """One size: the pipeline end to end, rebuild, queries, and the three baselines."""
     runtime = _BenchRuntime(settings.state_dir)
-    settings = runtime.nieuw(f"bench_{events}", settings)
-    meting = Meting()
-    meld(f"simulating traffic for about {events:,} events")
-    bestanden = list(ijw_bestanden([_verkeer(settings.state_dir, events)]))
+    processen: list[subprocess.Popen] = []
+    try:
+        settings = runtime.nieuw(f"bench_{events}", settings)
+        meting = Meting()
+        meld(f"simulating traffic for about {events:,} events")
+        bestanden = list(ijw_bestanden([_verkeer(settings.state_dir, events)]))
 
-    meld("ingest + projection, end to end (publish until the projection has caught up)")
-    ingest = _proces(settings, "ingest")
-    projector_proces = _proces(settings, "project")
-    begin = time.perf_counter()
-    asyncio.run(publiceer(settings.nats_url or "", settings, bestanden))
-    store = Gebeurtenissen(settings.database_url or "")
-    projector = Projector(store, [regio])
-    doel = asyncio.run(_last_seq(settings))
-    while store.positie(f"nats:{settings.stream}") < doel or projector.positie() < projector.laatste():
-        _leeft(ingest, projector_proces)
-        time.sleep(0.2)
-    meting.ingest_seconds = time.perf_counter() - begin
-    meting.peak_rss_mb = {"ingest": _piek_rss_mb(ingest.pid),
-                          "projector": _piek_rss_mb(projector_proces.pid)}
-    for p in (ingest, projector_proces):
-        p.terminate()
-        p.wait(timeout=30)
-    meting.events = projector.laatste()
-    meting.berichten = doel
-    meting.ijw_records = _records_in_store(store)
-    meting.ingest_records_per_s = meting.ijw_records / meting.ingest_seconds
+        meld("ingest + projection, end to end (publish until the projection has caught up)")
+        ingest = _proces(settings, "ingest")
+        projector_proces = _proces(settings, "project")
+        processen += [ingest, projector_proces]
+        begin = time.perf_counter()
+        asyncio.run(publiceer(settings.nats_url or "", settings, bestanden))
+        store = Gebeurtenissen(settings.database_url or "")
+        projector = Projector(store, [regio])
+        doel = asyncio.run(_last_seq(settings))
+        while store.positie(f"nats:{settings.stream}") < doel or projector.positie() < projector.laatste():
+            _leeft(ingest, projector_proces)
+            time.sleep(0.2)
+        meting.ingest_seconds = time.perf_counter() - begin
+        meting.peak_rss_mb = {"ingest": _piek_rss_mb(ingest.pid),
+                              "projector": _piek_rss_mb(projector_proces.pid)}
+        for p in (ingest, projector_proces):
+            p.terminate()
+            p.wait(timeout=30)
+        meting.events = projector.laatste()
+        meting.berichten = doel
+        meting.ijw_records = _records_in_store(store)
+        meting.ingest_records_per_s = meting.ijw_records / meting.ingest_seconds
 
-    meld("projection rebuild from the event store")
-    projector.herbouw()
-    begin = time.perf_counter()
-    rebuild = _proces(settings, "project", "--until-caught-up")
-    rebuild.wait()
-    meting.rebuild_seconds = time.perf_counter() - begin
-    meting.rebuild_records_per_s = meting.ijw_records / meting.rebuild_seconds
+        meld("projection rebuild from the event store")
+        projector.herbouw()
+        begin = time.perf_counter()
+        rebuild = _proces(settings, "project", "--until-caught-up")
+        rebuild.wait()
+        meting.rebuild_seconds = time.perf_counter() - begin
+        meting.rebuild_records_per_s = meting.ijw_records / meting.rebuild_seconds
 
-    meld("counts queries")
-    meting.query_historic_ms, meting.query_live_ms = _queries(projector, regio)
+        meld("counts queries")
+        meting.query_historic_ms, meting.query_live_ms = _queries(projector, regio)
 
-    meld("baseline (a): raw COPY")
-    meting.copy_rows_per_s = _copy(settings.database_url or "", meting.events)
-    meld("baseline (c): the counts in plain SQL from a flat allocations table")
-    meting.analyst_sql_ms, meting.analyst_sql_agrees = _analist(projector, regio)
-    meld(f"baseline (b): the straightforward path on {baseline_events:,} events")
-    straight = runtime.nieuw(f"bench_straight_{events}", settings)
-    (meting.straightforward_save_events_per_s,
-     meting.straightforward_projection_events_per_s) = _rechttoe(straight, bestanden,
-                                                                  baseline_events)
-    store.close()
-    return meting
+        meld("baseline (a): raw COPY")
+        meting.copy_rows_per_s = _copy(settings.database_url or "", meting.events)
+        meld("baseline (c): the counts in plain SQL from a flat allocations table")
+        meting.analyst_sql_ms, meting.analyst_sql_agrees = _analist(projector, regio)
+        meld(f"baseline (b): the straightforward path on {baseline_events:,} events")
+        straight = runtime.nieuw(f"bench_straight_{events}", settings)
+        (meting.straightforward_save_events_per_s,
+         meting.straightforward_projection_events_per_s) = _rechttoe(straight, bestanden,
+                                                                      baseline_events)
+        store.close()
+        return meting
+    finally:
+        for p in processen:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(timeout=30)
+        runtime.runtime.down()  # the bench's own servers never outlive it
 
 
 async def _last_seq(settings: Settings) -> int:

@@ -10,16 +10,26 @@ rejected with its reason, together with its position, never half.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import Application, ProcessingEvent, project_aggregate
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import JSONTranscoder, StoredEvent, Tracking, Transcoding
+from eventsourcing.persistence import (
+    IntegrityError,
+    InternalError,
+    JSONTranscoder,
+    ProgrammingError,
+    StoredEvent,
+    Tracking,
+    Transcoding,
+)
 from eventsourcing.postgres import PostgresProcessRecorder
 from psycopg import Cursor
 from psycopg.conninfo import conninfo_to_dict
@@ -104,6 +114,25 @@ class IngestRecorder(PostgresProcessRecorder):
             curs.execute("UPDATE ijw_afwijzing SET hersteld_op = now() WHERE stream_seq = %s", (seq,))
 
 
+def bij_gelijktijdige_start(maak: Callable[[], None], pogingen: int = 10) -> None:
+    """Create tables even when another process does so at the same moment.
+
+    Ingest and projector often start together on an empty database; PostgreSQL's CREATE
+    TYPE / CREATE TABLE IF NOT EXISTS / CREATE OR REPLACE FUNCTION can then fail (unique
+    violation, "tuple concurrently updated") for the one that loses the race. The objects
+    exist by then, so trying again succeeds."""
+    for poging in range(pogingen):
+        try:
+            maak()
+            return
+        except (IntegrityError, InternalError, ProgrammingError, psycopg.errors.UniqueViolation,
+                psycopg.errors.DuplicateObject, psycopg.errors.InternalError_) as error:
+            gelijktijdig = not isinstance(error, ProgrammingError) or "already exists" in str(error)
+            if not gelijktijdig or poging == pogingen - 1:
+                raise
+            time.sleep(0.1 * (poging + 1))
+
+
 def library_env(database_url: str) -> dict[str, str]:
     """The library's configuration (its own environment keys) from one PostgreSQL DSN."""
     parts = conninfo_to_dict(database_url)
@@ -128,7 +157,8 @@ class Gebeurtenissen(Application[UUID]):
     name = APPLICATION_NAME
 
     def __init__(self, database_url: str) -> None:
-        super().__init__(env=library_env(database_url))
+        bij_gelijktijdige_start(lambda: super(Gebeurtenissen, self).__init__(
+            env=library_env(database_url)))
 
     def construct_recorder(self) -> IngestRecorder:
         recorder = self.factory.process_recorder()

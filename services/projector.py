@@ -20,7 +20,7 @@ from events.domain import Toewijzing
 from projections.flow import Periode, Telling, classificeer_op, tel
 from projections.leesmodel import FlowRecorder, Pagina, uit_eventlog
 from projections.regio import Regio
-from services.eventstore import APPLICATION_NAME, Gebeurtenissen
+from services.eventstore import APPLICATION_NAME, Gebeurtenissen, bij_gelijktijdige_start
 
 GEREGISTREERD = get_topic(Toewijzing.Geregistreerd)
 VERSIE = get_topic(Toewijzing.VersieOntvangen)
@@ -34,7 +34,7 @@ class Projector:
         self.regios = list(regios)
         self.pagina = pagina
         self.recorder = FlowRecorder(store.ingest_recorder.datastore, tracking_table_name="flow_tracking")
-        self.recorder.create_table()
+        bij_gelijktijdige_start(self.recorder.create_table)
 
     def positie(self) -> int:
         return self.recorder.positie(APPLICATION_NAME)

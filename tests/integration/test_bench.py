@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from services.cli import app
+from services.runtime import EmbeddedRuntime
 
 pytestmark = pytest.mark.integration
 
@@ -30,3 +31,5 @@ def test_bench_prints_all_figures_and_a_stable_json_document(tmp_path):
     assert run["analyst_sql_agrees"] is True  # plain SQL gives our inflow counts
     assert set(run["query_historic_ms"]) == {"p50", "p95", "p99"}
     assert run["peak_rss_mb"]["ingest"] > 0
+    # and it leaves nothing running behind
+    assert EmbeddedRuntime(tmp_path / "state" / "bench" / "servers").endpoints() is None
