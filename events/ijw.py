@@ -11,10 +11,11 @@ cannot end up in a repr, a log line or a reason; ingest replaces it by a pseudon
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from lxml import etree
 
@@ -26,6 +27,7 @@ _DATE_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NINE_DIGITS = re.compile(r"(?<!\d)\d{9}(?!\d)")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 REDENWIJZIGING_VERWIJDERD = "13"
+T = TypeVar("T")
 
 
 # -- values ---------------------------------------------------------------------------------
@@ -325,44 +327,32 @@ class _Lezer:
             return None
         return element.text.strip()
 
+    def _omgezet(self, parent: etree._Element, pad: str, zet_om: Callable[[str], T], wat: str,
+                 *, verplicht: bool = True) -> T | None:
+        """Read a field and convert it; a value that does not convert is a problem, not a crash."""
+        waarde = self.tekst(parent, pad, verplicht=verplicht)
+        if waarde is None:
+            return None
+        try:
+            return zet_om(waarde)
+        except ValueError:
+            self.probleem(f"{self.pad(parent)}/{pad}", f"'{waarde}' is not {wat}")
+            return None
+
     def nummer(self, parent: etree._Element, pad: str, *, verplicht: bool = True) -> str | None:
         """A ToewijzingNummer as its canonical integer text: '012' and '+12' are toewijzing 12."""
-        waarde = self.tekst(parent, pad, verplicht=verplicht)
-        if waarde is None:
-            return None
-        if not re.fullmatch(r"\+?\d{1,18}", waarde):
-            self.probleem(f"{self.pad(parent)}/{pad}", f"'{waarde}' is not a whole number")
-            return None
-        return str(int(waarde))
+        return self._omgezet(parent, pad, lambda w: str(_geheel(w, r"\+?\d{1,18}")),
+                             "a whole number", verplicht=verplicht)
 
     def datum(self, parent: etree._Element, pad: str, *, verplicht: bool = True) -> date | None:
-        waarde = self.tekst(parent, pad, verplicht=verplicht)
-        if waarde is None:
-            return None
-        try:
-            return date.fromisoformat(waarde)
-        except ValueError:
-            self.probleem(f"{self.pad(parent)}/{pad}", f"'{waarde}' is not a calendar date")
-            return None
+        return self._omgezet(parent, pad, date.fromisoformat, "a calendar date", verplicht=verplicht)
 
     def tijd(self, parent: etree._Element, pad: str) -> time | None:
-        waarde = self.tekst(parent, pad)
-        if waarde is None:
-            return None
-        try:
-            return time.fromisoformat(waarde)
-        except ValueError:
-            self.probleem(f"{self.pad(parent)}/{pad}", f"'{waarde}' is not a time of day")
-            return None
+        return self._omgezet(parent, pad, time.fromisoformat, "a time of day")
 
     def geheel(self, parent: etree._Element, pad: str, *, verplicht: bool = True) -> int | None:
-        waarde = self.tekst(parent, pad, verplicht=verplicht)
-        if waarde is None:
-            return None
-        if not re.fullmatch(r"\d+", waarde):
-            self.probleem(f"{self.pad(parent)}/{pad}", f"'{waarde}' is not a whole number")
-            return None
-        return int(waarde)
+        return self._omgezet(parent, pad, lambda w: _geheel(w, r"\d+"), "a whole number",
+                             verplicht=verplicht)
 
     def bedrag(self, parent: etree._Element, pad: str, bedrag: str = "Bedrag") -> int | None:
         """An amount in integer eurocent, negative when DebetCredit is C."""
@@ -401,6 +391,12 @@ class _Lezer:
                 f"{self.pad(element)}/{eind_naam}",
                 f"{eind.isoformat()} lies before {begin_naam} {begin.isoformat()}",
             )
+
+
+def _geheel(waarde: str, patroon: str) -> int:
+    if not re.fullmatch(patroon, waarde):
+        raise ValueError(waarde)
+    return int(waarde)
 
 
 def _pad(pad: str) -> str:

@@ -144,10 +144,9 @@ def plus_dagen(d: date, dagen: int) -> date:
     return d + timedelta(days=dagen) if d <= date.max - timedelta(days=dagen) else date.max
 
 
-def categorie_voor(delta: int | None, heeft_voorganger: bool, n: int, m: int) -> Categorie:
-    """Δ = S - end(P): None with a predecessor means an open end (Δ = -∞)."""
-    if not heeft_voorganger:
-        return Categorie.INSTROOM
+def categorie_voor(delta: int | None, n: int, m: int) -> Categorie:
+    """The category of an allocation that has a predecessor; Δ = S - end(P), None for an
+    open end (Δ = -∞). Without a predecessor it is instroom."""
     if delta is None or delta < -n:
         return Categorie.STAPELING
     if delta <= n:
@@ -182,7 +181,7 @@ def classificeer(alle: Iterable[Allocatie], n: int, m: int) -> list[Classificati
                 delta, categorie = None, Categorie.INSTROOM
             else:
                 delta = None if laatste_eind == _OPEN else (a.start - laatste_eind).days
-                categorie = categorie_voor(delta, True, n, m)
+                categorie = categorie_voor(delta, n, m)
             result.append(Classificatie(a, categorie, delta,
                                         laatste.sleutel if laatste else None,
                                         _is_uitstroom(a, groep, n)))

@@ -19,8 +19,8 @@ from services.leeskant import (
     OngeldigeVraag,
     als_csv,
     kies_regio,
-    per_gemeente,
     redelijk,
+    regio_en_gemeenten,
     tijdreeks,
     venster,
 )
@@ -219,13 +219,13 @@ def maak_api(projector: Projector, regios: dict[str, Regio]) -> FastAPI:
                   known_at: KnownAt = None, format: Formaat = Formaat.json) -> Any:
         regio = kies_regio(regios, region)
         start, pd = venster(regio, peildatum, van, None)
-        totaal = {s.segment: s.unieke_jeugdigen
-                  for s in projector.telling(regio, start, pd, known_at).segmenten}
+        regio_telling, tellingen = regio_en_gemeenten(projector, regio, start, pd, known_at)
+        totaal = {s.segment: s.unieke_jeugdigen for s in regio_telling.segmenten}
         rows = [GemeenteOut(
             gemeente=t.gemeente or "", name=regio.gemeenten[t.gemeente or ""], counts=_counts(t),
             share_of_region={s.segment: round(s.unieke_jeugdigen / totaal[s.segment], 4)
                              if totaal[s.segment] else None for s in t.segmenten})
-            for t in per_gemeente(projector, regio, start, pd, known_at)]
+            for t in tellingen]
         if format is Formaat.csv:
             kop = "gemeente,name,segment,instroom,uitstroom,in_zorg,unieke_jeugdigen,share\n"
             return _csv(kop + "".join(

@@ -13,6 +13,7 @@ Throughput is in iJw records (ToegewezenProduct, StartProduct, StopProduct, Pres
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import random
@@ -101,7 +102,7 @@ def _env(settings: Settings) -> dict[str, str]:
         "JEUGDSTROOM_DATABASE_URL": settings.database_url or "",
         "JEUGDSTROOM_PSEUDONYM_KEY": settings.pseudonym_key.get_secret_value()
         if settings.pseudonym_key else "",
-        "JEUGDSTROOM_GEMEENTEN_FILES": "[" + ",".join(f'"{p}"' for p in settings.gemeenten_files) + "]",
+        "JEUGDSTROOM_GEMEENTEN_FILES": json.dumps([str(p) for p in settings.gemeenten_files]),
     })
     if settings.xsd_dir:
         env["JEUGDSTROOM_XSD_DIR"] = str(settings.xsd_dir)

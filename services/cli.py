@@ -282,8 +282,8 @@ class Formaat(enum.StrEnum):
 
 def _regio(settings: Settings, region: str, extra: list[Path] | None) -> Regio:
     try:
-        return kies_regio(bootstrap.regios(settings, extra), region)
-    except (RegioConfigError, OngeldigeVraag) as error:
+        return kies_regio(_alle_regios(settings, extra), region)
+    except OngeldigeVraag as error:
         raise _fail(str(error)) from None
 
 

@@ -14,8 +14,8 @@ from projections.regio import Regio
 from services.leeskant import (
     OngeldigeVraag,
     kies_regio,
-    per_gemeente,
     redelijk,
+    regio_en_gemeenten,
     tijdreeks,
     venster,
 )
@@ -51,9 +51,8 @@ def pagina(projector: Projector, regios: dict[str, Regio], regio_id: str | None,
         return _html(_formulier(regios, regio_id, peildatum_tekst, bekend_op_tekst)
                      + f'<p class="fout" role="alert">{escape(str(fout))}</p>'), 400
     toen = bekend_op or pd + timedelta(days=90)
-    telling = projector.telling(regio, van, pd, bekend_op)
+    telling, gemeenten = regio_en_gemeenten(projector, regio, van, pd, bekend_op)
     een, twee, wijzigingen = diff(projector, regio, van, pd, toen, vandaag)
-    gemeenten = per_gemeente(projector, regio, van, pd, bekend_op)
     eerste_maand = date(pd.year - 1, pd.month % 12 + 1, 1) if pd.month < 12 else date(pd.year, 1, 1)
     reeks = tijdreeks(projector, regio, eerste_maand.strftime("%Y-%m"), pd.strftime("%Y-%m"),
                       bekend_op)

@@ -106,14 +106,15 @@ def tijdreeks(projector: Projector, regio: Regio, van: str, tot: str, k: date | 
     return reeks
 
 
-def per_gemeente(projector: Projector, regio: Regio, van: date, peildatum: date,
-                 k: date | None) -> list[Telling]:
-    """The counts of every gemeente of the region, from one read of the projection."""
+def regio_en_gemeenten(projector: Projector, regio: Regio, van: date, peildatum: date,
+                       k: date | None) -> tuple[Telling, list[Telling]]:
+    """The region's counts and every gemeente's, from one read of the projection."""
     k_eff = k or date.today()
     classificaties = [p.classificatie for p in projector.recorder.perioden_op(
         regio.id, k_eff, van, peildatum)]
-    return [tel(classificaties, regio, van, peildatum, k_eff, code, k_getoond=k)
-            for code in sorted(regio.gemeenten)]
+    return (tel(classificaties, regio, van, peildatum, k_eff, k_getoond=k),
+            [tel(classificaties, regio, van, peildatum, k_eff, code, k_getoond=k)
+             for code in sorted(regio.gemeenten)])
 
 
 def als_csv(telling: Telling, *, min_cel: int | None = None) -> str:

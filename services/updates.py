@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from projections.flow import Telling
 from projections.regio import Regio
-from services.leeskant import VELDEN, per_gemeente
+from services.leeskant import VELDEN, regio_en_gemeenten
 from services.projector import Projector
 
 SUBJECT = "jeugdstroom.counts.{region}.{segment}"
@@ -104,8 +104,8 @@ class LiveUpdates:
     def tellingen(self, regio: Regio) -> list[Telling]:
         pd = self.peildatum or date.today()
         van = date(pd.year, 1, 1)
-        return [self.projector.telling(regio, van, pd, None),
-                *per_gemeente(self.projector, regio, van, pd, None)]
+        regio_telling, tellingen = regio_en_gemeenten(self.projector, regio, van, pd, None)
+        return [regio_telling, *tellingen]
 
     async def publiceer(self, positie: int) -> int:
         """Publish the changed live counts; returns how many updates went out."""
