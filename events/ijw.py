@@ -10,6 +10,7 @@ cannot end up in a repr, a log line or a reason; ingest replaces it by a pseudon
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,9 @@ from events.gemeenten import GemeenteRegister
 INGESTED = ("jw301", "jw305", "jw307", "jw323", "jw325")
 _NAMESPACE = re.compile(r"^http://www\.istandaarden\.nl/ijw/3_2/(jw\d{3})/schema$")
 _DATE_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_BYTES = re.compile(rb">\s*(\d{4}-\d{2}-\d{2})\s*<")
 _NINE_DIGITS = re.compile(r"(?<!\d)\d{9}(?!\d)")
+_ELEMENT = etree.Element  # iterchildren(tag=...) filter: elements only, no comments
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 REDENWIJZIGING_VERWIJDERD = "13"
 T = TypeVar("T")
@@ -311,6 +314,7 @@ class _Lezer:
     def __init__(self, document: etree._ElementTree) -> None:
         self.document = document
         self.problemen: list[Probleem] = []
+        self._kinderen: dict[etree._Element, dict[str, etree._Element]] = {}
 
     def pad(self, element: etree._Element) -> str:
         return _leesbaar_pad(self.document.getpath(element))
@@ -319,8 +323,24 @@ class _Lezer:
         where = element if isinstance(element, str) else self.pad(element)
         self.problemen.append(Probleem(where, _zonder_waarden(where, tekst)))
 
+    def element(self, parent: etree._Element, pad: str) -> etree._Element | None:
+        """The first element at `pad` (local names, any namespace): a walk over child indexes
+        built once per element, because lxml's `{*}` path search per field was most of the
+        time spent reading a message."""
+        element: etree._Element | None = parent
+        for naam in _stappen(pad):
+            kinderen = self._kinderen.get(element)
+            if kinderen is None:
+                kinderen = self._kinderen[element] = {}
+                for kind in element.iterchildren(_ELEMENT):  # type: ignore[union-attr]
+                    kinderen.setdefault(kind.tag.rpartition("}")[2], kind)
+            element = kinderen.get(naam)
+            if element is None:
+                return None
+        return element
+
     def tekst(self, parent: etree._Element, pad: str, *, verplicht: bool = True) -> str | None:
-        element = parent.find(_pad(pad))
+        element = self.element(parent, pad)
         if element is None or element.text is None or not element.text.strip():
             if verplicht:
                 self.probleem(f"{self.pad(parent)}/{pad}", "required element is missing")
@@ -356,7 +376,7 @@ class _Lezer:
 
     def bedrag(self, parent: etree._Element, pad: str, bedrag: str = "Bedrag") -> int | None:
         """An amount in integer eurocent, negative when DebetCredit is C."""
-        element = parent.find(_pad(pad))
+        element = self.element(parent, pad)
         if element is None:
             return None
         cent = self.geheel(element, bedrag)
@@ -369,7 +389,7 @@ class _Lezer:
         return cent if teken == "D" else -cent
 
     def product(self, parent: etree._Element, pad: str = "Product") -> Product | None:
-        element = parent.find(_pad(pad))
+        element = self.element(parent, pad)
         if element is None:
             return None
         categorie = self.tekst(element, "Categorie")
@@ -399,12 +419,28 @@ def _geheel(waarde: str, patroon: str) -> int:
     return int(waarde)
 
 
+@functools.cache
+def _stappen(pad: str) -> tuple[str, ...]:
+    return tuple(pad.split("/"))
+
+
+@functools.cache
 def _pad(pad: str) -> str:
     return "/".join(f"{{*}}{deel}" for deel in pad.split("/"))
 
 
-def _kalenderdatums(lezer: _Lezer, root: etree._Element) -> None:
-    """Every date-shaped value anywhere in the message must be a real calendar date."""
+def _kalenderdatums(lezer: _Lezer, root: etree._Element, data: bytes) -> None:
+    """Every date-shaped value anywhere in the message must be a real calendar date.
+
+    Checked on the raw bytes first (one regex pass); only a message with a suspect date,
+    CDATA or character references is walked element by element to name the element."""
+    if b"<![CDATA[" not in data and b"&#" not in data:
+        try:
+            for waarde in _DATE_BYTES.findall(data):
+                date.fromisoformat(waarde.decode("ascii"))
+            return
+        except ValueError:
+            pass
     for element in root.iter():
         text = (element.text or "").strip()
         if isinstance(element.tag, str) and _DATE_TEXT.match(text):
@@ -415,7 +451,7 @@ def _kalenderdatums(lezer: _Lezer, root: etree._Element) -> None:
 
 
 def _kop(lezer: _Lezer, root: etree._Element, bericht: str) -> BerichtKop | None:
-    header = root.find(_pad("Header"))
+    header = lezer.element(root, "Header")
     if header is None:
         lezer.probleem(lezer.pad(root) + "/Header", "required element is missing")
         return None
@@ -440,7 +476,7 @@ def _check_gemeente(lezer: _Lezer, kop: BerichtKop, register: GemeenteRegister) 
 
 
 def _jw301(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Toewijzingbericht | None:
-    client = root.find(_pad("Client"))
+    client = lezer.element(root, "Client")
     if client is None:
         lezer.probleem("Bericht/Client", "required element is missing")
         return None
@@ -453,7 +489,7 @@ def _jw301(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Toewijzingbe
         ingang = lezer.datum(element, "Ingangsdatum")
         eind = lezer.datum(element, "Einddatum", verplicht=False)
         lezer.periode_volgorde(element, ingang, eind, "Ingangsdatum", "Einddatum")
-        omvang_element = element.find(_pad("Omvang"))
+        omvang_element = lezer.element(element, "Omvang")
         omvang = None
         if omvang_element is not None:
             volume = lezer.geheel(omvang_element, "Volume")
@@ -483,7 +519,7 @@ def _jw301(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Toewijzingbe
 
 def _start_stop_nummer(lezer: _Lezer, element: etree._Element) -> str | None:
     nummer = lezer.nummer(element, "ToewijzingNummer", verplicht=False)
-    if nummer is None and element.find(_pad("ToewijzingNummer")) is None:
+    if nummer is None and lezer.element(element, "ToewijzingNummer") is None:
         lezer.probleem(
             f"{lezer.pad(element)}/ToewijzingNummer",
             "missing: jeugdstroom links start and stop of care to a toewijzing by its number",
@@ -492,7 +528,7 @@ def _start_stop_nummer(lezer: _Lezer, element: etree._Element) -> str | None:
 
 
 def _jw305(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Startbericht | None:
-    client = root.find(_pad("Client"))
+    client = lezer.element(root, "Client")
     if client is None:
         lezer.probleem("Bericht/Client", "required element is missing")
         return None
@@ -512,7 +548,7 @@ def _jw305(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Startbericht
 
 
 def _jw307(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Stopbericht | None:
-    client = root.find(_pad("Client"))
+    client = lezer.element(root, "Client")
     if client is None:
         lezer.probleem("Bericht/Client", "required element is missing")
         return None
@@ -583,7 +619,7 @@ def _prestaties(lezer: _Lezer, clienten: etree._Element | None) -> list[Prestati
 
 
 def _jw323(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Declaratiebericht | None:
-    declaratie = root.find(_pad("Declaratie"))
+    declaratie = lezer.element(root, "Declaratie")
     if declaratie is None:
         lezer.probleem("Bericht/Declaratie", "required element is missing")
         return None
@@ -593,28 +629,28 @@ def _jw323(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Declaratiebe
     lezer.periode_volgorde(declaratie, begin, eind, "DeclaratiePeriode/Begindatum",
                            "DeclaratiePeriode/Einddatum")
     totaal = lezer.bedrag(declaratie, "TotaalIngediendBedrag", "TotaalBedrag")
-    prestaties = _prestaties(lezer, declaratie.find(_pad("Clienten")))
+    prestaties = _prestaties(lezer, lezer.element(declaratie, "Clienten"))
     if None in (nummer, begin, eind, totaal):
         return None
     return Declaratiebericht(kop, nummer, begin, eind, totaal, tuple(prestaties))  # type: ignore[arg-type]
 
 
 def _jw325(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Antwoordbericht | None:
-    header = root.find(_pad("Header"))
+    header = lezer.element(root, "Header")
     assert header is not None  # _kop checked it
     identificatie = lezer.tekst(header, "DeclaratieIdentificatie/Identificatie")
     dagtekening = lezer.datum(header, "DeclaratieIdentificatie/Dagtekening")
     retourcodes = tuple(
         (element.text or "").strip() for element in header.iterfind(_pad("RetourCodes/RetourCode"))
     )
-    antwoord = root.find(_pad("DeclaratieAntwoord"))
+    antwoord = lezer.element(root, "DeclaratieAntwoord")
     nummer = ingediend = toegekend = None
     prestaties: list[Prestatie] = []
     if antwoord is not None:
         nummer = lezer.tekst(antwoord, "DeclaratieNummer", verplicht=False)
         ingediend = lezer.bedrag(antwoord, "TotaalIngediendBedrag", "TotaalBedrag")
         toegekend = lezer.bedrag(antwoord, "TotaalToegekendBedrag", "TotaalBedrag")
-        prestaties = _prestaties(lezer, antwoord.find(_pad("Clienten")))
+        prestaties = _prestaties(lezer, lezer.element(antwoord, "Clienten"))
     if identificatie is None or dagtekening is None:
         return None
     return Antwoordbericht(kop, identificatie, dagtekening, nummer, retourcodes, ingediend,
@@ -667,7 +703,7 @@ def lees_bericht(
     schema = schemas.voor(bericht) if schemas else None
     if schema is not None:
         lezer.problemen.extend(_xsd_problemen(schema, document))
-    _kalenderdatums(lezer, root)
+    _kalenderdatums(lezer, root, data)
     if lezer.problemen:
         raise Afgewezen(_uniek(lezer.problemen))
 

@@ -71,20 +71,22 @@ class FlowRecorder(PostgresTrackingRecorder):
     def verwerk(self, pagina: Pagina, regios: Sequence[Regio], tracking: Tracking) -> int:
         """Store a page and re-classify exactly the clients it touches; returns their number.
 
-        Set-based per page (bulk inserts, one query for the affected clients, one for their
+        Set-based per page (COPY for the new rows, one query for the affected clients, one for their
         versions, COPY for the new periods): a page costs a handful of round trips.
         """
         with self.datastore.transaction(commit=True) as curs:
-            curs.executemany(
-                "INSERT INTO flow_toewijzing VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                pagina.toewijzingen)
+            # plain COPY: the tracking record in this transaction means a page is never
+            # written twice, so a duplicate key here would be a bug worth stopping for
+            with curs.copy("COPY flow_toewijzing FROM STDIN") as copy:
+                for rij in pagina.toewijzingen:
+                    copy.write_row(rij)
             sleutels = self._sleutels(curs, {o for _, o, _ in pagina.versies})
-            curs.executemany(
-                f"INSERT INTO flow_versie (notification_id, {_VERSIE_KOLOMMEN}) "  # noqa: S608
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                [(nid, *sleutels[o], e.client, e.categorie, e.code, e.toegewezen_op,
-                  e.ingangsdatum, e.einddatum, e.reden_wijziging, e.dagtekening,
-                  e.bericht_identificatie) for nid, o, e in pagina.versies])
+            with curs.copy(f"COPY flow_versie (notification_id, {_VERSIE_KOLOMMEN}) "
+                           "FROM STDIN") as copy:
+                for nid, o, e in pagina.versies:
+                    copy.write_row((nid, *sleutels[o], e.client, e.categorie, e.code,
+                                    e.toegewezen_op, e.ingangsdatum, e.einddatum,
+                                    e.reden_wijziging, e.dagtekening, e.bericht_identificatie))
             geraakt = {sleutels[o] for _, o, _ in pagina.versies}
             clients = self._clients_van(curs, geraakt)
             for regio in regios:

@@ -29,7 +29,7 @@ VERSIE = get_topic(Toewijzing.VersieOntvangen)
 class Projector:
     """Keeps the flow read tables of the given regions up to date with the event store."""
 
-    def __init__(self, store: Gebeurtenissen, regios: Sequence[Regio], *, pagina: int = 1000) -> None:
+    def __init__(self, store: Gebeurtenissen, regios: Sequence[Regio], *, pagina: int = 5000) -> None:
         self.store = store
         self.regios = list(regios)
         self.pagina = pagina
@@ -43,21 +43,28 @@ class Projector:
         return self.store.recorder.max_notification_id() or 0
 
     def stap(self) -> int:
-        """Project one page of the notification log; returns how many notifications it held."""
-        notifications = self.store.recorder.select_notifications(
-            start=self.positie() + 1, limit=self.pagina)
-        if not notifications:
+        """Project one page of the notification log; returns how many log positions it covered.
+
+        Only toewijzing registrations and versions are read (the database filters by topic):
+        declarations, starts and stops do not move the flow figures, and skipping them on
+        the server keeps a rebuild from decoding most of the log. The position still
+        advances over them: the library commits notification ids in order, so everything up
+        to the last id seen before the query is there to be read."""
+        start, laatste = self.positie() + 1, self.laatste()
+        if start > laatste:
             return 0
+        notifications = self.store.recorder.select_notifications(
+            start=start, limit=self.pagina, stop=laatste, topics=[GEREGISTREERD, VERSIE])
+        tot = notifications[-1].id if len(notifications) == self.pagina else laatste
         pagina = Pagina([], [])
         for n in notifications:
+            e = self.store.mapper.to_domain_event(n)
             if n.topic == GEREGISTREERD:
-                e = self.store.mapper.to_domain_event(n)
                 pagina.toewijzingen.append((e.originator_id, e.gemeentecode, e.toewijzingnummer))
-            elif n.topic == VERSIE:
-                e = self.store.mapper.to_domain_event(n)
+            else:
                 pagina.versies.append((n.id, e.originator_id, e))
-        self.recorder.verwerk(pagina, self.regios, Tracking(APPLICATION_NAME, notifications[-1].id))
-        return len(notifications)
+        self.recorder.verwerk(pagina, self.regios, Tracking(APPLICATION_NAME, tot))
+        return tot - start + 1
 
     def volg(
         self, *, tot_bij: bool = False, voortgang: Callable[[int, int], None] | None = None,

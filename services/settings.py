@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     ingest_durable: str = "ingest"
     # messages per pull and per transaction; capped because one library save() of ~7,000
     # new aggregates hung in psycopg's pipeline here (tests/integration/test_save_guard.py)
-    ingest_batch_size: int = Field(default=200, ge=1, le=1000)
+    ingest_batch_size: int = Field(default=1000, ge=1, le=1000)
     ingest_max_attempts: int = 3
     ack_wait_seconds: float = 60.0
     duplicate_window_seconds: float = 24 * 3600.0
