@@ -8,7 +8,9 @@ tables, so the two can be compared.
 
 from __future__ import annotations
 
+import copy
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -24,6 +26,7 @@ from services.eventstore import APPLICATION_NAME, Gebeurtenissen, bij_gelijktijd
 
 GEREGISTREERD = get_topic(Toewijzing.Geregistreerd)
 VERSIE = get_topic(Toewijzing.VersieOntvangen)
+TELLINGEN_IN_GEHEUGEN = 256  # answered questions kept per projector (a few KB each)
 
 
 class Projector:
@@ -33,6 +36,7 @@ class Projector:
         self.store = store
         self.regios = list(regios)
         self.pagina = pagina
+        self._tellingen: OrderedDict[tuple[object, ...], Telling] = OrderedDict()
         self.recorder = FlowRecorder(store.ingest_recorder.datastore, tracking_table_name="flow_tracking")
         bij_gelijktijdige_start(self.recorder.create_table)
 
@@ -97,14 +101,32 @@ class Projector:
 
     def herbouw(self) -> None:
         self.recorder.wis(APPLICATION_NAME)
+        self._tellingen.clear()
 
     def telling(self, regio: Regio, van: date, peildatum: date, k: date | None,
                 gemeente: str | None = None) -> Telling:
-        """The figures from the read tables; K None means now (the live figures)."""
+        """The figures from the read tables; K None means now (the live figures).
+
+        The same question asked again before the projection moved (and on the same day,
+        which K None and provisional uitstroom depend on) is answered from memory: the
+        dashboard and API ask the live figures over and over, and a position read is a
+        fraction of a millisecond where counting all allocations is tens."""
         k_eff = k or date.today()
+        sleutel = (regio.id, van, peildatum, k, gemeente, date.today(), self.positie())
+        if sleutel in self._tellingen:
+            self._tellingen.move_to_end(sleutel)
+            return copy.deepcopy(self._tellingen[sleutel])
         perioden = self.recorder.perioden_op(regio.id, k_eff, van, peildatum)
-        return tel([p.classificatie for p in perioden], regio, van, peildatum, k_eff, gemeente,
-                   k_getoond=k)
+        telling = tel([p.classificatie for p in perioden], regio, van, peildatum, k_eff,
+                      gemeente, k_getoond=k)
+        self._tellingen[sleutel] = copy.deepcopy(telling)
+        if len(self._tellingen) > TELLINGEN_IN_GEHEUGEN:
+            self._tellingen.popitem(last=False)
+        return telling
+
+    def vergeet_tellingen(self) -> None:
+        """Answer the next questions from the read tables (the bench's cold measurement)."""
+        self._tellingen.clear()
 
 
 def _eventlog(store: Gebeurtenissen, pagina: int = 10_000) -> Iterator[object]:

@@ -93,3 +93,19 @@ def test_projector_restart_continues_without_double_counting(settings, projected
     assert again.telling(bootstrap.regios(settings)["zuid-limburg"], date(2023, 1, 1),
                          date(2023, 12, 31), None).als_dict() == before
     again.store.close()
+
+
+def test_a_remembered_answer_is_not_given_once_the_projection_moved(settings, projected):
+    regio = bootstrap.regios(settings)["zuid-limburg"]
+    vraag = (regio, date(2023, 1, 1), date(2023, 12, 31), None)
+    projector = bootstrap.projector(settings, settings.database_url)
+    projector.herbouw()
+    projector.pagina = 3  # a few versions per step, so the figures move between steps
+    antwoorden = [projector.telling(*vraag).als_dict()]
+    while projector.stap():
+        antwoord = projector.telling(*vraag).als_dict()  # an older answer is remembered
+        projector.vergeet_tellingen()
+        assert antwoord == projector.telling(*vraag).als_dict()  # ... and not given
+        antwoorden.append(antwoord)
+    assert len({json.dumps(a, sort_keys=True, default=str) for a in antwoorden}) > 2
+    projector.store.close()
