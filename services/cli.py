@@ -287,12 +287,16 @@ def _regio(settings: Settings, region: str, extra: list[Path] | None) -> Regio:
         raise _fail(str(error)) from None
 
 
-def _venster(peildatum: datetime, van: datetime | None, regio: Regio, gemeente: str | None
-             ) -> tuple[date, date]:
+def _vraag(region: str, peildatum: datetime, van: datetime | None, gemeente: str | None,
+           extra: list[Path] | None) -> tuple[Settings, Regio, date, date]:
+    """Settings, region and window of a counts/replay/diff question, or a clear failure."""
+    settings = _settings()
+    regio = _regio(settings, region, extra)
     try:
-        return venster(regio, peildatum.date(), van.date() if van else None, gemeente)
+        start, pd = venster(regio, peildatum.date(), van.date() if van else None, gemeente)
     except OngeldigeVraag as error:
         raise _fail(str(error)) from None
+    return settings, regio, start, pd
 
 
 def _projector(settings: Settings, extra: list[Path] | None) -> Projector:
@@ -347,9 +351,7 @@ def counts(
     region_config: RegionConfigOpt = None,
 ) -> None:
     """Flow figures per segment for the window from..peildatum, as known at a date (default: now)."""
-    settings = _settings()
-    regio = _regio(settings, region, region_config)
-    start, pd = _venster(peildatum, van, regio, gemeente)
+    settings, regio, start, pd = _vraag(region, peildatum, van, gemeente, region_config)
     k = known_at.date() if known_at else None
     telling = _projector(settings, region_config).telling(regio, start, pd, k, gemeente)
     _toon(telling, formaat, _titel(regio, start, pd, k, gemeente))
@@ -368,9 +370,7 @@ def replay(
     """Recompute the figures from the event log alone and compare with the projection.
 
     Exit status 1 when they differ."""
-    settings = _settings()
-    regio = _regio(settings, region, region_config)
-    start, pd = _venster(peildatum, van, regio, gemeente)
+    settings, regio, start, pd = _vraag(region, peildatum, van, gemeente, region_config)
     k = known_at.date() if known_at else None
     projector = _projector(settings, region_config)
     opnieuw = replay_telling(projector.store, regio, start, pd, k, gemeente)
@@ -396,9 +396,7 @@ def diff(
     """Explain how the figures for one peildatum differ between two knowledge dates."""
     if len(known_at) != 2:
         raise _fail("give --known-at exactly twice: the earlier and the later knowledge date")
-    settings = _settings()
-    regio = _regio(settings, region, region_config)
-    start, pd = _venster(peildatum, van, regio, gemeente)
+    settings, regio, start, pd = _vraag(region, peildatum, van, gemeente, region_config)
     k1, k2 = (k.date() for k in known_at)
     een, twee, wijzigingen = diff_figures(
         _projector(settings, region_config), regio, start, pd, k1, k2, gemeente)
