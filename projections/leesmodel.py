@@ -71,8 +71,8 @@ class FlowRecorder(PostgresTrackingRecorder):
     def verwerk(self, pagina: Pagina, regios: Sequence[Regio], tracking: Tracking) -> int:
         """Store a page and re-classify exactly the clients it touches; returns their number.
 
-        Set-based per page (COPY for the new rows, one query for the affected clients, one for their
-        versions, COPY for the new periods): a page costs a handful of round trips.
+        Set-based per page (COPY for the new rows, one query for the affected clients, one
+        for their versions, COPY for the new periods): a page costs a handful of round trips.
         """
         with self.datastore.transaction(commit=True) as curs:
             # plain COPY: the tracking record in this transaction means a page is never
