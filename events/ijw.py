@@ -432,9 +432,10 @@ def _pad(pad: str) -> str:
 def _kalenderdatums(lezer: _Lezer, root: etree._Element, data: bytes) -> None:
     """Every date-shaped value anywhere in the message must be a real calendar date.
 
-    Checked on the raw bytes first (one regex pass); only a message with a suspect date,
-    CDATA or character references is walked element by element to name the element."""
-    if b"<![CDATA[" not in data and b"&#" not in data:
+    Checked on the raw bytes first (one regex pass); a message with a suspect date, CDATA,
+    character references or another encoding than UTF-8 is walked element by element."""
+    utf8 = (root.getroottree().docinfo.encoding or "").upper() == "UTF-8"
+    if utf8 and b"<![CDATA[" not in data and b"&#" not in data:
         try:
             for waarde in _DATE_BYTES.findall(data):
                 date.fromisoformat(waarde.decode("ascii"))
