@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -22,6 +23,7 @@ from eventsourcing.domain import Aggregate
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://jeugdstroom.nl/ids")
 
 
+@lru_cache(maxsize=65536)  # asked twice per product in a batch (load, then apply): sha1 each
 def toewijzing_id(gemeentecode: str, toewijzingnummer: str) -> UUID:
     return uuid5(_NAMESPACE, f"toewijzing:{gemeentecode}:{toewijzingnummer}")
 

@@ -36,8 +36,19 @@ T = TypeVar("T")
 # -- values ---------------------------------------------------------------------------------
 
 
+class _Waarde:
+    """Base of the parsed values: pickled as their field values, because ingest validates in
+    worker processes and unpickling a frozen slotted dataclass the default way (a
+    `dataclasses.fields()` call per object) cost more than the validation it moved."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        return (type(self), tuple(getattr(self, naam) for naam in self.__slots__))  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True, slots=True)
-class Bsn:
+class Bsn(_Waarde):
     """A burgerservicenummer; its repr never shows the number."""
 
     waarde: str = field(repr=False)
@@ -47,13 +58,13 @@ class Bsn:
 
 
 @dataclass(frozen=True, slots=True)
-class Product:
+class Product(_Waarde):
     categorie: str
     code: str | None
 
 
 @dataclass(frozen=True, slots=True)
-class BerichtKop:
+class BerichtKop(_Waarde):
     bericht: str
     afzender: str
     ontvanger: str
@@ -82,14 +93,14 @@ class BerichtKop:
 
 
 @dataclass(frozen=True, slots=True)
-class Omvang:
+class Omvang(_Waarde):
     volume: int
     eenheid: str
     frequentie: str
 
 
 @dataclass(frozen=True, slots=True)
-class ToegewezenProduct:
+class ToegewezenProduct(_Waarde):
     toewijzingnummer: str
     product: Product | None
     toewijzingsdatum: date
@@ -110,7 +121,7 @@ class ToegewezenProduct:
 
 
 @dataclass(frozen=True, slots=True)
-class Toewijzingbericht:
+class Toewijzingbericht(_Waarde):
     """JW301: a snapshot of all current toewijzingen of one client at one provider."""
 
     kop: BerichtKop
@@ -119,7 +130,7 @@ class Toewijzingbericht:
 
 
 @dataclass(frozen=True, slots=True)
-class StartProduct:
+class StartProduct(_Waarde):
     toewijzingnummer: str
     product: Product | None
     toewijzing_ingangsdatum: date | None
@@ -128,7 +139,7 @@ class StartProduct:
 
 
 @dataclass(frozen=True, slots=True)
-class Startbericht:
+class Startbericht(_Waarde):
     """JW305: actual start of care."""
 
     kop: BerichtKop
@@ -137,7 +148,7 @@ class Startbericht:
 
 
 @dataclass(frozen=True, slots=True)
-class StopProduct:
+class StopProduct(_Waarde):
     toewijzingnummer: str
     product: Product | None
     toewijzing_ingangsdatum: date | None
@@ -148,7 +159,7 @@ class StopProduct:
 
 
 @dataclass(frozen=True, slots=True)
-class Stopbericht:
+class Stopbericht(_Waarde):
     """JW307: actual stop of care."""
 
     kop: BerichtKop
@@ -157,7 +168,7 @@ class Stopbericht:
 
 
 @dataclass(frozen=True, slots=True)
-class Prestatie:
+class Prestatie(_Waarde):
     bsn: Bsn
     referentienummer: str
     vorig_referentienummer: str | None
@@ -173,7 +184,7 @@ class Prestatie:
 
 
 @dataclass(frozen=True, slots=True)
-class Declaratiebericht:
+class Declaratiebericht(_Waarde):
     """JW323: delivered care per client per month."""
 
     kop: BerichtKop
@@ -185,7 +196,7 @@ class Declaratiebericht:
 
 
 @dataclass(frozen=True, slots=True)
-class Antwoordbericht:
+class Antwoordbericht(_Waarde):
     """JW325: the gemeente's answer to a declaration, listing rejected lines."""
 
     kop: BerichtKop
@@ -202,7 +213,7 @@ Bericht = Toewijzingbericht | Startbericht | Stopbericht | Declaratiebericht | A
 
 
 @dataclass(frozen=True, slots=True)
-class Probleem:
+class Probleem(_Waarde):
     element: str
     probleem: str
 
@@ -220,6 +231,11 @@ class Afgewezen(Exception):
     @property
     def reden(self) -> str:
         return "; ".join(str(p) for p in self.problemen)
+
+    def __reduce__(self) -> tuple[type[Afgewezen], tuple[list[Probleem]]]:
+        # rebuilt from its problems (not from args, the joined reason) when it comes back
+        # from a validation worker process
+        return (Afgewezen, (self.problemen,))
 
 
 # -- BSN --------------------------------------------------------------------------------------
@@ -256,6 +272,10 @@ class XsdSchemas:
                 etree.XMLSchema(etree.parse(str(path))) if path.exists() else None
             )
         return self._compiled[bericht]
+
+    def __getstate__(self) -> dict[str, object]:
+        # compiled schemas do not pickle: a validation worker process compiles its own
+        return {"directory": self.directory, "_compiled": {}}
 
 
 # Elements whose values may appear in a rejection reason: message, product and allocation

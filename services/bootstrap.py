@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import logging
+import contextlib
 import secrets
+import signal
 from pathlib import Path
 
 import nats
 from fastapi import FastAPI
-from faststream import FastStream
-from faststream.middlewares import AckPolicy
-from faststream.nats import NatsBroker, PullSub
-from faststream.nats.annotations import JsClient, NatsMessage
-from nats.aio.msg import Msg
 
 from events.gemeenten import GemeenteRegister
 from events.ijw import XsdSchemas
@@ -21,8 +17,8 @@ from events.pseudonym import Pseudonimiseerder
 from projections.regio import Regio, laad_regios
 from services.api import maak_api
 from services.eventstore import Gebeurtenissen
-from services.ingest import Ingest, NatsIngest
-from services.nats import ensure_stream, ijw_stream, ingest_consumer
+from services.ingest import BerichtLezer, Ingest, Lezers, NatsIngest
+from services.nats import SUBJECTS, ensure_stream, ingest_consumer
 from services.projector import Projector
 from services.runtime import EmbeddedRuntime, Endpoints
 from services.settings import Settings
@@ -99,35 +95,46 @@ def api(settings: Settings, database_url: str, extra: list[Path] | None = None) 
 def ingest(settings: Settings, database_url: str) -> Ingest:
     return Ingest(
         event_store(database_url),
-        gemeente_register(settings),
-        xsd_schemas(settings),
+        BerichtLezer(gemeente_register(settings), xsd_schemas(settings)),
         Pseudonimiseerder(pseudonym_key(settings)),
         bron=f"nats:{settings.stream}",
         max_pogingen=settings.ingest_max_attempts,
     )
 
 
-def ingest_broker(settings: Settings, servers: Endpoints) -> tuple[NatsBroker, NatsIngest]:
-    """A durable pull consumer on the iJw stream, acked by hand after the commit."""
-    nats_ingest = NatsIngest(ingest(settings, servers.database_url), settings.stream)
-    # FastStream logs through our logging config; per-batch lines only with --verbose (DEBUG)
-    broker = NatsBroker(servers.nats_url, logger=logging.getLogger("jeugdstroom.faststream"),
-                        log_level=logging.DEBUG)
+def nats_ingest(settings: Settings, servers: Endpoints) -> NatsIngest:
+    service = ingest(settings, servers.database_url)
+    return NatsIngest(service, Lezers(service.lezer, settings.ingest_validation_processes),
+                      settings.stream)
 
-    @broker.subscriber(
-        "ijw.>",
-        stream=ijw_stream(settings),
-        durable=settings.ingest_durable,
-        config=ingest_consumer(settings),
-        pull_sub=PullSub(batch_size=settings.ingest_batch_size, timeout=0.5, batch=True),
-        ack_policy=AckPolicy.MANUAL,
-        description="Raw iJw 3.2 XML published by a municipal backoffice",
-    )
-    async def ontvang(body: list[bytes], message: NatsMessage, js: JsClient) -> None:
-        raw: list[Msg] = message.raw_message  # type: ignore[assignment]
-        await nats_ingest.ontvang(raw, js)
 
-    return broker, nats_ingest
+async def _consumeer(settings: Settings, servers: Endpoints, dienst: NatsIngest,
+                     stop: asyncio.Event) -> None:
+    """The durable pull consumer on the iJw stream, acked by hand after each commit."""
+    nc = await nats.connect(servers.nats_url, max_reconnect_attempts=-1)
+    try:
+        js = nc.jetstream()
+        await ensure_stream(js, settings)
+        subscription = await js.pull_subscribe(
+            SUBJECTS, durable=settings.ingest_durable, stream=settings.stream,
+            config=ingest_consumer(settings))
+        await dienst.volg(subscription, js, settings.ingest_batch_size, stop)
+    finally:
+        await dienst.stop()
+        with contextlib.suppress(nats.errors.Error):  # NATS gone: unacked messages come back
+            await nc.flush()  # the last acks; drain() waits forever on a pull subscription
+        await nc.close()
+        dienst.ingest.store.close()
+
+
+async def ingest_service(settings: Settings, servers: Endpoints) -> None:
+    """The ingest service (`jeugdstroom ingest`) until SIGTERM or Ctrl-C; what is handed
+    over by then is committed and acked before it stops."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signaal in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signaal, stop.set)
+    await _consumeer(settings, servers, nats_ingest(settings, servers), stop)
 
 
 async def ingest_until_caught_up(
@@ -145,35 +152,22 @@ async def ingest_until_caught_up(
         target = int((await js.stream_info(settings.stream)).state.last_seq)
     finally:
         await nc.close()
-    broker, nats_ingest = ingest_broker(settings, servers)
-    await broker.start()
+    dienst = nats_ingest(settings, servers)
+    stop = asyncio.Event()
+    consument = asyncio.create_task(_consumeer(settings, servers, dienst, stop))
     try:
         deadline = asyncio.get_running_loop().time() + timeout
-        while (positie := await asyncio.to_thread(nats_ingest.ingest.positie)) < target:
+        while (positie := await asyncio.to_thread(dienst.ingest.positie)) < target:
             if voortgang is not None:
                 voortgang(positie, target)
+            if consument.done():
+                consument.result()  # it stopped: say why
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"ingest reached seq {positie} of {target} in {timeout:.0f}s")
             await asyncio.sleep(0.05)
         if voortgang is not None:
             voortgang(target, target)
     finally:
-        await broker.stop()
-        nats_ingest.ingest.store.close()
-    return nats_ingest
-
-
-def ingest_app(settings: Settings, servers: Endpoints) -> FastStream:
-    """The ingest service (`jeugdstroom ingest`): the broker, after declaring the stream."""
-    broker, _ = ingest_broker(settings, servers)
-    faststream_app = FastStream(broker)
-
-    @faststream_app.on_startup
-    async def declare_stream() -> None:
-        nc = await nats.connect(servers.nats_url)
-        try:
-            await ensure_stream(nc.jetstream(), settings)
-        finally:
-            await nc.close()
-
-    return faststream_app
+        stop.set()
+        await consument
+    return dienst

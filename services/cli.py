@@ -149,11 +149,10 @@ def ingest(
         if until_caught_up:
             _ingest_until_caught_up(settings, servers)
             return
-        faststream_app = bootstrap.ingest_app(settings, servers)
+        err.print(f"ingest: {servers.nats_url} -> event store; Ctrl-C stops")
+        asyncio.run(bootstrap.ingest_service(settings, servers))
     except (bootstrap.ConfigurationError, GemeenteRegisterError) as error:
         raise _fail(str(error)) from None
-    err.print(f"ingest: {servers.nats_url} -> event store; Ctrl-C stops")
-    asyncio.run(faststream_app.run())
 
 
 def _ingest_until_caught_up(settings: Settings, servers: bootstrap.Endpoints) -> None:

@@ -70,9 +70,10 @@ class DataclassAsDict(Transcoding):
     def __init__(self, cls: type) -> None:
         self.type = cls
         self.name = cls.__name__
+        self._velden = tuple(f.name for f in dataclasses.fields(cls))  # fields() is slow per call
 
     def encode(self, obj: Any) -> dict[str, Any]:
-        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+        return {naam: getattr(obj, naam) for naam in self._velden}
 
     def decode(self, data: dict[str, Any]) -> Any:
         return self.type(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
@@ -215,9 +216,13 @@ class Gebeurtenissen(Application[UUID]):
         so that events and tracking are one transaction. Returns the number of new events.
         """
         processing_event = ProcessingEvent[UUID](tracking=tracking)
-        # only changed aggregates: collect_events runs protocol isinstance checks per object
-        processing_event.collect_events(*(a for a in aggregates if a.pending_events),
-                                        afwijzingen=afwijzingen, hersteld=hersteld)
+        # what ProcessingEvent.collect_events does, without its two typing-Protocol
+        # isinstance checks per aggregate (they cost more than collecting the events)
+        for aggregate in aggregates:
+            if aggregate.pending_events:
+                processing_event.events.extend(aggregate.collect_events())
+                processing_event.aggregates[aggregate.id] = aggregate
+        processing_event.saved_kwargs.update(afwijzingen=afwijzingen, hersteld=hersteld)
         recordings = self._record(processing_event)
         self._notify(recordings)
         return len(processing_event.events)

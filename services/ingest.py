@@ -12,14 +12,21 @@ here is done":
 
 So a SIGKILL anywhere loses nothing (unacked messages come back) and counts nothing twice
 (their sequence is at or below the committed position).
+
+Throughput comes from a pipeline over these rules: while one batch is written, the next is
+validated in a worker process (validation is pure CPU and the larger part of the work) and
+NATS fetches the one after; commits and acks still happen strictly one batch after the other.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import re
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -27,6 +34,7 @@ import eventsourcing.persistence as es
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Tracking
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from psycopg import InterfaceError, OperationalError
@@ -95,28 +103,12 @@ class _Batch:
         return self.aggregates[key]  # type: ignore[return-value]
 
 
-class Ingest:
-    """Validates, pseudonymises and stores contiguous runs of stream messages."""
+class BerichtLezer:
+    """Validates stream messages: plain data in and out, so it can run in a worker process."""
 
-    def __init__(
-        self,
-        store: Gebeurtenissen,
-        register: GemeenteRegister,
-        schemas: XsdSchemas | None,
-        pseudoniem: Pseudoniem,
-        *,
-        bron: str,
-        max_pogingen: int = 3,
-    ) -> None:
-        self.store = store
+    def __init__(self, register: GemeenteRegister, schemas: XsdSchemas | None) -> None:
         self.register = register
         self.schemas = schemas
-        self.pseudoniem = pseudoniem
-        self.bron = bron  # the tracking name: one per stream
-        self.max_pogingen = max_pogingen
-
-    def positie(self) -> int:
-        return self.store.positie(self.bron)
 
     def lees(self, bericht: StreamBericht) -> Bericht:
         """Validate one message, including that its subject names its gemeente and type."""
@@ -151,12 +143,105 @@ class Ingest:
             raise Afgewezen(problemen)
         return gelezen
 
-    def verwerk(self, berichten: Sequence[StreamBericht]) -> Uitkomst:
-        """Commit a contiguous run of messages: one transaction, or one per message on trouble."""
+    def lees_alle(self, berichten: Sequence[StreamBericht]) -> list[Bericht | Afgewezen]:
+        """Each message validated, or the reason it is not."""
+        uitkomsten: list[Bericht | Afgewezen] = []
+        for bericht in berichten:
+            try:
+                uitkomsten.append(self.lees(bericht))
+            except Afgewezen as afgewezen:
+                uitkomsten.append(afgewezen)
+        return uitkomsten
+
+
+_lezer_van_dit_proces: BerichtLezer | None = None  # set in each validation worker process
+
+
+def _start_lezer(lezer: BerichtLezer) -> None:
+    global _lezer_van_dit_proces
+    _lezer_van_dit_proces = lezer
+
+
+def _lees_in_lezer(berichten: Sequence[StreamBericht]) -> list[Bericht | Afgewezen]:
+    assert _lezer_van_dit_proces is not None
+    return _lezer_van_dit_proces.lees_alle(berichten)
+
+
+class Lezers:
+    """Validation in worker processes, so that it runs on another core than the writing.
+
+    With no worker processes it runs in a thread of this process (the same results). A
+    worker that dies (killed, out of memory) costs no message: its batch is validated here
+    and a new pool is started."""
+
+    def __init__(self, lezer: BerichtLezer, processen: int) -> None:
+        self.lezer = lezer
+        self.processen = processen
+        self._pool = self._nieuwe_pool()
+
+    def _nieuwe_pool(self) -> ProcessPoolExecutor | None:
+        if not self.processen:
+            return None
+        # spawn, not fork: this process already runs threads (connection pools, asyncio)
+        return ProcessPoolExecutor(self.processen, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_lezer, initargs=(self.lezer,))
+
+    async def lees_alle(self, berichten: Sequence[StreamBericht]) -> list[Bericht | Afgewezen]:
+        if not berichten:
+            return []
+        if self._pool is None:
+            return await asyncio.to_thread(self.lezer.lees_alle, berichten)
+        loop = asyncio.get_running_loop()
+        delen = [list(berichten[i::self.processen]) for i in range(self.processen)]
+        try:
+            gelezen = await asyncio.gather(
+                *(loop.run_in_executor(self._pool, _lees_in_lezer, deel) for deel in delen if deel))
+        except BrokenProcessPool:
+            log.warning("a validation worker process died; validating this batch here and "
+                        "starting new workers")
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._nieuwe_pool()
+            return await asyncio.to_thread(self.lezer.lees_alle, berichten)
+        uitkomsten: list[Bericht | Afgewezen] = [None] * len(berichten)  # type: ignore[list-item]
+        for i, deel in enumerate(gelezen):
+            uitkomsten[i::self.processen] = deel
+        return uitkomsten
+
+    def sluit(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+
+class Ingest:
+    """Stores contiguous runs of validated stream messages, or their rejections."""
+
+    def __init__(
+        self,
+        store: Gebeurtenissen,
+        lezer: BerichtLezer,
+        pseudoniem: Pseudoniem,
+        *,
+        bron: str,
+        max_pogingen: int = 3,
+    ) -> None:
+        self.store = store
+        self.lezer = lezer
+        self.pseudoniem = pseudoniem
+        self.bron = bron  # the tracking name: one per stream
+        self.max_pogingen = max_pogingen
+
+    def positie(self) -> int:
+        return self.store.positie(self.bron)
+
+    def verwerk(self, berichten: Sequence[StreamBericht],
+                gelezen: Sequence[Bericht | Afgewezen] | None = None) -> Uitkomst:
+        """Commit a contiguous run of messages: one transaction, or one per message on trouble.
+
+        `gelezen`: the messages already validated (by `Lezers`), else they are validated here."""
         if not berichten:
             return Uitkomst()
         try:
-            return self._in_een_transactie(berichten)
+            return self._in_een_transactie(berichten, gelezen)
         except (*INFRA_ERRORS, IntegrityError):
             raise  # not the message's fault: retry later, never reject for it
         except Exception:
@@ -166,18 +251,17 @@ class Ingest:
             uitkomst.plus(self._een_bericht(bericht))
         return uitkomst
 
-    def _in_een_transactie(self, berichten: Sequence[StreamBericht]) -> Uitkomst:
+    def _in_een_transactie(self, berichten: Sequence[StreamBericht],
+                           gelezen: Sequence[Bericht | Afgewezen] | None = None) -> Uitkomst:
         uitkomst = Uitkomst(berichten=len(berichten))
-        gelezen: list[Bericht] = []
-        for bericht in berichten:
-            try:
-                gelezen.append(self.lees(bericht))
-            except Afgewezen as afgewezen:
-                uitkomst.afgewezen.append(
-                    Afwijzing(bericht.seq, bericht.subject, afgewezen.reden)
-                )
-        batch = _Batch(self.store, gelezen)
-        for bericht in gelezen:
+        geldig: list[Bericht] = []
+        for bericht, uit in zip(berichten, gelezen or self.lezer.lees_alle(berichten), strict=True):
+            if isinstance(uit, Afgewezen):
+                uitkomst.afgewezen.append(Afwijzing(bericht.seq, bericht.subject, uit.reden))
+            else:
+                geldig.append(uit)
+        batch = _Batch(self.store, geldig)
+        for bericht in geldig:
             verwerk(bericht, self.pseudoniem, batch)
             uitkomst.records += ijw_records(bericht)
         uitkomst.events = self.store.leg_vast(
@@ -211,7 +295,7 @@ class Ingest:
         The domain is idempotent (a known version or declaration adds nothing), so a replay
         that is repeated or races with the stream adds no event twice.
         """
-        gelezen = self.lees(bericht)  # raises Afgewezen when it is still wrong
+        gelezen = self.lezer.lees(bericht)  # raises Afgewezen when it is still wrong
         batch = _Batch(self.store, [gelezen])
         verwerk(gelezen, self.pseudoniem, batch)
         events = self.store.leg_vast(batch.aggregates.values(), tracking=None, hersteld=[bericht.seq])
@@ -219,43 +303,107 @@ class Ingest:
 
 
 class NatsIngest:
-    """The JetStream side: keeps the stream order and acks only what is committed."""
+    """The JetStream side: keeps the stream order and acks only what is committed.
 
-    def __init__(self, ingest: Ingest, stream: str) -> None:
+    A batch is handed over (`ontvang`) and validated at once in the `Lezers`; its commit
+    waits for the batch before it, and `ontvang` returns when that one is committed, so the
+    consumer fetches the next batch while this one is validated and written. A commit that
+    fails (event store away, another ingest first) fails every batch handed over after it
+    too: all their messages are nak'ed and the position is read again from the store."""
+
+    def __init__(self, ingest: Ingest, lezers: Lezers, stream: str) -> None:
         self.ingest = ingest
+        self.lezers = lezers
         self.stream = stream
-        self._positie: int | None = None
+        self._verwacht: int | None = None  # the position once all handed-over batches commit
+        self._laatste: asyncio.Task[bool] | None = None  # commit of the last batch handed over
+        self._stopt = False
         self.totaal = Uitkomst()
 
     async def ontvang(self, msgs: Sequence[Msg], js: JetStreamContext) -> None:
-        if self._positie is None:
-            self._positie = await asyncio.to_thread(self.ingest.positie)
-        run = await self._aaneengesloten(msgs, js, self._positie)
-        try:
-            await self._verwerk(run, msgs)
-        except BaseException:
-            self._positie = None  # unsure what was committed: read it again next time
-            raise
+        if self._stopt:
+            await asyncio.gather(*(m.nak() for m in msgs))  # for whoever consumes next
+            return
+        if self._verwacht is None:
+            await self.leeg()  # the store's position is final only once no commit is pending
+            self._laatste = None  # a new chain: it builds on the store, not on a failed batch
+            self._verwacht = await asyncio.to_thread(self.ingest.positie)
+        run = await self._aaneengesloten(msgs, js, self._verwacht)
+        if run:
+            self._verwacht = run[-1].seq
+        gelezen = asyncio.ensure_future(self.lezers.lees_alle(run))
+        vorige = self._laatste
+        self._laatste = asyncio.create_task(self._leg_vast(vorige, run, gelezen, msgs))
+        if vorige is not None:
+            await asyncio.wait([vorige])
 
-    async def _verwerk(self, run: list[StreamBericht], msgs: Sequence[Msg]) -> None:
+    async def volg(self, subscription: JetStreamContext.PullSubscription, js: JetStreamContext,
+                   batch: int, stop: asyncio.Event) -> None:
+        """Fetch and hand over batches until `stop` is set.
+
+        A plain nats-py pull loop: FastStream 0.7.8's batch loop lost a partly fetched batch
+        whenever nats-py ended a fetch with a plain asyncio.TimeoutError (FastStream catches
+        only nats' own subclass), so those messages waited out the ack wait (60 s)."""
+        while not stop.is_set():
+            try:
+                msgs = await subscription.fetch(batch, timeout=0.5)
+            except TimeoutError:  # nats.errors.TimeoutError too: nothing new
+                continue
+            except NatsError as error:
+                log.warning("fetching from NATS failed (%s); trying again", error)
+                await asyncio.sleep(1)
+                continue
+            await self.ontvang(msgs, js)
+
+    async def leeg(self) -> None:
+        """Wait until every batch handed over is committed and acked (or nak'ed)."""
+        if self._laatste is not None:
+            await asyncio.wait([self._laatste])
+
+    async def stop(self) -> None:
+        """Take no new batches, finish the ones handed over (before the connection closes)."""
+        self._stopt = True
+        await self.leeg()
+        self.lezers.sluit()
+
+    async def _leg_vast(self, vorige: asyncio.Task[bool] | None, run: list[StreamBericht],
+                        gelezen: asyncio.Future[list[Bericht | Afgewezen]],
+                        msgs: Sequence[Msg]) -> bool:
+        """Commit one batch after the one before it; True when it is committed and acked."""
+        if vorige is not None and not await vorige:
+            gelezen.cancel()
+            return await self._opnieuw(msgs, delay=1)
         try:
             if run:
-                uitkomst = await asyncio.to_thread(self.ingest.verwerk, run)
-                self._positie = run[-1].seq
+                uitkomst = await asyncio.to_thread(self.ingest.verwerk, run, await gelezen)
                 self.totaal.plus(uitkomst)
+                log.debug("committed stream seq %d..%d: %d iJw records, %d events, %d rejected",
+                          run[0].seq, run[-1].seq, uitkomst.records, uitkomst.events,
+                          len(uitkomst.afgewezen))
                 for a in uitkomst.afgewezen:
                     log.warning("rejected stream seq %d (%s): %s", a.stream_seq, a.subject, a.reden)
         except IntegrityError:
             # another ingest committed this range first: take its position, redo the rest
-            self._positie = None
-            await asyncio.gather(*(m.nak(delay=1) for m in msgs))
-            return
+            return await self._opnieuw(msgs, delay=1)
         except INFRA_ERRORS:
             log.exception("event store unavailable; messages will be redelivered")
-            self._positie = None  # the commit may or may not have happened
-            await asyncio.gather(*(m.nak(delay=2) for m in msgs))
-            return
-        await asyncio.gather(*(m.ack() for m in msgs))
+            return await self._opnieuw(msgs, delay=2)  # the commit may or may not have happened
+        except Exception:
+            log.exception("a batch of %d messages was not committed; it will be redelivered",
+                          len(msgs))
+            return await self._opnieuw(msgs, delay=2)
+        try:
+            await asyncio.gather(*(m.ack() for m in msgs))
+        except Exception as error:  # committed all the same: a redelivery is acked as done
+            log.warning("acks after a commit failed (%s); the messages come back and are acked "
+                        "then", type(error).__name__)
+        return True
+
+    async def _opnieuw(self, msgs: Sequence[Msg], *, delay: float) -> bool:
+        """Not committed: unsure what the store holds, so read the position again next time."""
+        self._verwacht = None
+        await asyncio.gather(*(m.nak(delay=delay) for m in msgs))
+        return False
 
     async def _aaneengesloten(
         self, msgs: Sequence[Msg], js: JetStreamContext, positie: int

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nats
-from faststream.nats import ConsumerConfig, JStream
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, DeliverPolicy, StorageType, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
 from events.ijw import Afgewezen, lees_kop
@@ -35,11 +34,6 @@ def stream_config(settings: Settings) -> StreamConfig:
         max_age=settings.stream_max_age_days * 86400.0,
         description="iJw 3.2 messages as published by the municipal backoffices",
     )
-
-
-def ijw_stream(settings: Settings) -> JStream:
-    """The stream as FastStream's subscriber sees it; `ensure_stream` declares it."""
-    return JStream(settings.stream, subjects=[SUBJECTS], declare=False)
 
 
 def ingest_consumer(settings: Settings) -> ConsumerConfig:

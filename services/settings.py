@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # messages per pull and per transaction; capped because one library save() of ~7,000
     # new aggregates hung in psycopg's pipeline here (tests/integration/test_save_guard.py)
     ingest_batch_size: int = Field(default=1000, ge=1, le=1000)
+    # worker processes that validate the next batch while ingest writes this one (0: in the
+    # ingest process); each holds the compiled XSDs, about 60 MB
+    ingest_validation_processes: int = Field(default=1, ge=0, le=16)
     ingest_max_attempts: int = 3
     ack_wait_seconds: float = 60.0
     duplicate_window_seconds: float = 24 * 3600.0

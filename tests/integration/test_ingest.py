@@ -13,7 +13,7 @@ import pytest
 from events.ijw import lees_kop
 from services import bootstrap
 from services.cli import app
-from services.ingest import NatsIngest
+from services.ingest import Lezers, NatsIngest
 from services.runtime import _pg_bin
 from tests.conftest import CBS_FILES, EXAMPLE_SECRETS, INGESTED_EXAMPLES, example
 from tests.ijw_factory import Toewijzing, jw301
@@ -184,10 +184,13 @@ def test_gap_after_the_position_is_filled_from_the_stream(settings):
         js = nc.jetstream()
         subscription = await js.pull_subscribe("ijw.>", durable="gap-test", stream=settings.stream)
         msgs = await subscription.fetch(5, timeout=5)
-        nats_ingest = NatsIngest(bootstrap.ingest(settings, settings.database_url), settings.stream)
+        ingest = bootstrap.ingest(settings, settings.database_url)
+        nats_ingest = NatsIngest(ingest, Lezers(ingest.lezer, 1), settings.stream)
         await nats_ingest.ontvang(msgs[3:], js)  # seq 4 and 5 only: 1..3 must be fetched
+        await nats_ingest.leeg()
         assert await asyncio.to_thread(nats_ingest.ingest.positie) == 5
         await nats_ingest.ontvang(msgs[:3], js)  # redelivered 1..3: already done
+        await nats_ingest.stop()
         await nc.close()
         return nats_ingest
 
