@@ -73,6 +73,7 @@ class FlowRecorder(PostgresTrackingRecorder):
 
         Set-based per page (COPY for the new rows, one query for the affected clients, one
         for their versions, COPY for the new periods): a page costs a handful of round trips.
+        List parameters go in binary (%b): psycopg builds text arrays in Python.
         """
         with self.datastore.transaction(commit=True) as curs:
             # plain COPY: the tracking record in this transaction means a page is never
@@ -97,7 +98,7 @@ class FlowRecorder(PostgresTrackingRecorder):
     @staticmethod
     def _sleutels(curs: Cursor[DictRow], originators: set[UUID]) -> dict[UUID, tuple[str, str]]:
         curs.execute("SELECT originator_id, gemeentecode, toewijzingnummer FROM flow_toewijzing "
-                     "WHERE originator_id = ANY(%s)", (list(originators),))
+                     "WHERE originator_id = ANY(%b)", (list(originators),))
         return {r["originator_id"]: (r["gemeentecode"], r["toewijzingnummer"])
                 for r in curs.fetchall()}
 
@@ -109,7 +110,7 @@ class FlowRecorder(PostgresTrackingRecorder):
         gemeenten, nummers = zip(*toewijzingen, strict=True)
         curs.execute(
             "SELECT DISTINCT v.client FROM flow_versie v "
-            "JOIN unnest(%s::text[], %s::text[]) AS t(gemeentecode, toewijzingnummer) "
+            "JOIN unnest(%b::text[], %b::text[]) AS t(gemeentecode, toewijzingnummer) "
             "USING (gemeentecode, toewijzingnummer)", (list(gemeenten), list(nummers)))
         return [r["client"] for r in curs.fetchall()]
 
@@ -119,16 +120,16 @@ class FlowRecorder(PostgresTrackingRecorder):
             return
         curs.execute(
             "WITH t AS (SELECT DISTINCT client AS voor, gemeentecode, toewijzingnummer "  # noqa: S608
-            "FROM flow_versie WHERE client = ANY(%s)) "
+            "FROM flow_versie WHERE client = ANY(%b)) "
             f"SELECT t.voor, {_V_KOLOMMEN} "
             "FROM t JOIN flow_versie v USING (gemeentecode, toewijzingnummer) "
-            "WHERE v.gemeentecode = ANY(%s)",
+            "WHERE v.gemeentecode = ANY(%b)",
             (clients, list(regio.gemeenten)))
         per_client: dict[str, list[Versie]] = defaultdict(list)
         for row in curs.fetchall():
             voor = row.pop("voor")
             per_client[voor].append(Versie(**row))
-        curs.execute("DELETE FROM flow_periode WHERE regio = %s AND client = ANY(%s)",
+        curs.execute("DELETE FROM flow_periode WHERE regio = %s AND client = ANY(%b)",
                      (regio.id, clients))
         with curs.copy("COPY flow_periode FROM STDIN") as copy:
             for client, versies in per_client.items():

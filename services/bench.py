@@ -112,11 +112,16 @@ def _env(settings: Settings) -> dict[str, str]:
 
 
 def _piek_rss_mb(pid: int) -> float:
-    """VmHWM: the process's peak resident set size so far."""
-    for regel in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if regel.startswith("VmHWM:"):
-            return int(regel.split()[1]) / 1024
-    return 0.0
+    """VmHWM, the peak resident set size so far, of the process and its children (ingest's
+    validation workers): summed, so an upper bound of what they held at once."""
+    try:
+        kinderen = [int(k) for taak in Path(f"/proc/{pid}/task").iterdir()
+                    for k in (taak / "children").read_text().split()]
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:  # a child that has just stopped
+        return 0.0
+    hwm = next((int(r.split()[1]) / 1024 for r in status if r.startswith("VmHWM:")), 0.0)
+    return hwm + sum(_piek_rss_mb(k) for k in kinderen)
 
 
 def _proces(settings: Settings, *args: str) -> subprocess.Popen:

@@ -656,7 +656,7 @@ def bench(
         lambda m: "/".join(str(m.query_live_cold_ms[p]) for p in ("p50", "p95", "p99")), "p95 20")
     rij("  historic p95 ratio to (c) plain SQL",
         lambda m: f"{m.query_historic_ms['p95'] / m.analyst_sql_ms:.1f}x")
-    rij("peak RSS ingest / projector MB",
+    rij("peak RSS ingest (with its workers) / projector MB",
         lambda m: f"{m.peak_rss_mb['ingest']:.0f} / {m.peak_rss_mb['projector']:.0f}", "500")
     rij("(a) raw COPY, rows/s", lambda m: f"{m.copy_rows_per_s:,.0f}")
     rij("(b) save() per message, events/s", lambda m: f"{m.straightforward_save_events_per_s:,.0f}")
