@@ -44,7 +44,7 @@ from events.verwerking import verwerk
 from projections.flow import Telling
 from projections.regio import Regio
 from services.eventstore import Gebeurtenissen, library_env
-from services.nats import ijw_bestanden, publiceer, verwijder_stream
+from services.nats import ijw_bestanden, nats_servers, publiceer, verwijder_stream
 from services.projector import Projector
 from services.runtime import EmbeddedRuntime, Endpoints
 from services.settings import Settings
@@ -213,7 +213,7 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
 
 
 async def _last_seq(settings: Settings) -> int:
-    nc = await nats.connect(settings.nats_url or "")
+    nc = await nats.connect(nats_servers(settings.nats_url or ""))
     try:
         return int((await nc.jetstream().stream_info(settings.stream)).state.last_seq)
     finally:

@@ -17,7 +17,7 @@ from events.pseudonym import Pseudonimiseerder
 from projections.regio import Regio, laad_regios
 from services.eventstore import Gebeurtenissen
 from services.ingest import BerichtLezer, Ingest, Lezers, NatsIngest
-from services.nats import SUBJECTS, ensure_stream, ingest_consumer
+from services.nats import SUBJECTS, ensure_stream, ingest_consumer, nats_servers
 from services.projector import Projector
 from services.runtime import EmbeddedRuntime, Endpoints
 from services.settings import Settings
@@ -114,7 +114,7 @@ def nats_ingest(settings: Settings, servers: Endpoints) -> NatsIngest:
 async def _consumeer(settings: Settings, servers: Endpoints, dienst: NatsIngest,
                      stop: asyncio.Event) -> None:
     """The durable pull consumer on the iJw stream, acked by hand after each commit."""
-    nc = await nats.connect(servers.nats_url, max_reconnect_attempts=-1)
+    nc = await nats.connect(nats_servers(servers.nats_url), max_reconnect_attempts=-1)
     try:
         js = nc.jetstream()
         await ensure_stream(js, settings)
@@ -148,7 +148,7 @@ async def ingest_until_caught_up(
     For a backfill, the demo and the tests: the same consumer as the service, stopped when
     its tracking position reaches the stream's last sequence.
     """
-    nc = await nats.connect(servers.nats_url)
+    nc = await nats.connect(nats_servers(servers.nats_url))
     try:
         js = nc.jetstream()
         await ensure_stream(js, settings)

@@ -31,7 +31,7 @@ from services import bootstrap
 from services.bench import SCHEMA_VERSION, Meting, meet
 from services.ingest import StreamBericht
 from services.leeskant import VELDEN, OngeldigeVraag, als_csv, kies_regio, venster
-from services.nats import ijw_bestanden, publiceer
+from services.nats import ijw_bestanden, nats_servers, publiceer
 from services.projector import Projector
 from services.projector import diff as diff_figures
 from services.projector import replay as replay_telling
@@ -178,7 +178,7 @@ def status() -> None:
     positie = store.positie(f"nats:{settings.stream}")
 
     async def last_seq() -> int:
-        nc = await nats.connect(servers.nats_url)
+        nc = await nats.connect(nats_servers(servers.nats_url))
         try:
             info = await nc.jetstream().stream_info(settings.stream)
             return int(info.state.last_seq)
@@ -235,7 +235,7 @@ def replay_rejected(
         raise _fail(f"stream seq {seq} was replayed already at {afwijzing.hersteld_op:%Y-%m-%d %H:%M}")
 
     async def fetch() -> StreamBericht:
-        nc = await nats.connect(servers.nats_url)
+        nc = await nats.connect(nats_servers(servers.nats_url))
         try:
             raw = await nc.jetstream().get_msg(settings.stream, seq)
             return StreamBericht(seq, raw.subject or "", raw.data or b"")

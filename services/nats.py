@@ -24,6 +24,12 @@ from services.settings import Settings
 SUBJECTS = "ijw.>"
 
 
+def nats_servers(nats_url: str) -> list[str]:
+    """`nats://a:4222,nats://b:4222` as a list: nats-py takes a cluster only as a list
+    (a comma-separated string fails with "invalid connect url option")."""
+    return [url.strip() for url in nats_url.split(",") if url.strip()]
+
+
 def stream_config(settings: Settings) -> StreamConfig:
     """One file-backed stream for all iJw traffic; messages are kept for replay and audit."""
     return StreamConfig(
@@ -57,7 +63,7 @@ async def ensure_stream(js: JetStreamContext, settings: Settings) -> None:
 
 async def verwijder_stream(nats_url: str, stream: str) -> None:
     """Delete a stream and its consumers if it exists (bench and tests start from nothing)."""
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(nats_servers(nats_url))
     try:
         await nc.jetstream().delete_stream(stream)
     except NotFoundError:
@@ -89,7 +95,7 @@ async def publiceer(
     Up to `tegelijk` publishes are in flight at once (one connection keeps their order).
     """
     resultaat = Publicatie()
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(nats_servers(nats_url))
     try:
         js = nc.jetstream()
         await ensure_stream(js, settings)

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from projections.flow import Telling
 from projections.regio import Regio
 from services.leeskant import VELDEN, regio_en_gemeenten
+from services.nats import nats_servers
 from services.projector import Projector
 
 SUBJECT = "jeugdstroom.counts.{region}.{segment}"
@@ -58,7 +59,7 @@ class TellingUpdate(BaseModel):
 
 def updates_broker(nats_url: str = "nats://localhost:4222") -> tuple[NatsBroker, NatsPublisher]:
     """The broker and its updates publisher: what is published, and its AsyncAPI contract."""
-    broker = NatsBroker(nats_url, logger=logging.getLogger("jeugdstroom.faststream"))
+    broker = NatsBroker(nats_servers(nats_url), logger=logging.getLogger("jeugdstroom.faststream"))
     publisher = broker.publisher(
         SUBJECT, schema=TellingUpdate, title="jeugdstroom.counts",
         description="A live flow count changed; the current state is in KV bucket "

@@ -14,7 +14,7 @@ from events.ijw import lees_kop
 from services import bootstrap
 from services.cli import app
 from services.ingest import Lezers, NatsIngest
-from services.runtime import _pg_bin
+from services.runtime import _pg_bin, free_port
 from tests.conftest import CBS_FILES, EXAMPLE_SECRETS, INGESTED_EXAMPLES, example
 from tests.ijw_factory import Toewijzing, jw301
 from tests.integration.helpers import (
@@ -229,3 +229,13 @@ def test_event_store_outage_is_retried_never_a_rejection(settings, monkeypatch):
     store = bootstrap.event_store(settings.database_url)
     assert store.afwijzingen() == []
     store.close()
+
+
+def test_a_cluster_url_with_a_dead_server_in_it_still_ingests(settings):
+    """JEUGDSTROOM_NATS_URL as deploy/ writes it, servers separated by commas (nats-py
+    itself refuses that string: it takes a cluster only as a list)."""
+    asyncio.run(publish(settings, [_as_published("JW301.xml")]))
+    cluster = settings.model_copy(
+        update={"nats_url": f"nats://127.0.0.1:{free_port()},{settings.nats_url}"})
+    asyncio.run(ingest_until_caught_up(cluster, timeout=60))
+    assert event_topics(settings)["Toewijzing.VersieOntvangen"] == 2
