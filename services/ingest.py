@@ -24,10 +24,11 @@ import asyncio
 import logging
 import multiprocessing
 import re
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 import eventsourcing.persistence as es
@@ -302,6 +303,16 @@ class Ingest:
         return Uitkomst(berichten=1, records=ijw_records(gelezen), events=events)
 
 
+async def _antwoord(antwoorden: list[Coroutine[Any, Any, None]], wat: str) -> None:
+    """Ack or nak a batch; NATS being away then is logged, not raised: JetStream redelivers
+    whatever it did not hear about, and the stream order decides what happens with it."""
+    try:
+        await asyncio.gather(*antwoorden)
+    except Exception as error:
+        log.warning("%s of %d messages failed (%s); JetStream redelivers them",
+                    wat, len(antwoorden), type(error).__name__)
+
+
 class NatsIngest:
     """The JetStream side: keeps the stream order and acks only what is committed.
 
@@ -322,7 +333,7 @@ class NatsIngest:
 
     async def ontvang(self, msgs: Sequence[Msg], js: JetStreamContext) -> None:
         if self._stopt:
-            await asyncio.gather(*(m.nak() for m in msgs))  # for whoever consumes next
+            await _antwoord([m.nak() for m in msgs], "nak")  # for whoever consumes next
             return
         if self._verwacht is None:
             await self.leeg()  # the store's position is final only once no commit is pending
@@ -392,17 +403,13 @@ class NatsIngest:
             log.exception("a batch of %d messages was not committed; it will be redelivered",
                           len(msgs))
             return await self._opnieuw(msgs, delay=2)
-        try:
-            await asyncio.gather(*(m.ack() for m in msgs))
-        except Exception as error:  # committed all the same: a redelivery is acked as done
-            log.warning("acks after a commit failed (%s); the messages come back and are acked "
-                        "then", type(error).__name__)
+        await _antwoord([m.ack() for m in msgs], "ack")  # lost: the redelivery is acked as done
         return True
 
     async def _opnieuw(self, msgs: Sequence[Msg], *, delay: float) -> bool:
         """Not committed: unsure what the store holds, so read the position again next time."""
         self._verwacht = None
-        await asyncio.gather(*(m.nak(delay=delay) for m in msgs))
+        await _antwoord([m.nak(delay=delay) for m in msgs], "nak")  # lost: back after ack wait
         return False
 
     async def _aaneengesloten(
