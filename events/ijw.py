@@ -381,7 +381,7 @@ class _Lezer:
 
     def nummer(self, parent: etree._Element, pad: str, *, verplicht: bool = True) -> str | None:
         """A ToewijzingNummer as its canonical integer text: '012' and '+12' are toewijzing 12."""
-        return self._omgezet(parent, pad, lambda w: str(_geheel(w, r"\+?\d{1,18}")),
+        return self._omgezet(parent, pad, lambda w: str(_geheel(w, _NUMMER)),
                              "a whole number", verplicht=verplicht)
 
     def datum(self, parent: etree._Element, pad: str, *, verplicht: bool = True) -> date | None:
@@ -391,7 +391,7 @@ class _Lezer:
         return self._omgezet(parent, pad, time.fromisoformat, "a time of day")
 
     def geheel(self, parent: etree._Element, pad: str, *, verplicht: bool = True) -> int | None:
-        return self._omgezet(parent, pad, lambda w: _geheel(w, r"\d+"), "a whole number",
+        return self._omgezet(parent, pad, lambda w: _geheel(w, _CIJFERS), "a whole number",
                              verplicht=verplicht)
 
     def bedrag(self, parent: etree._Element, pad: str, bedrag: str = "Bedrag") -> int | None:
@@ -433,8 +433,12 @@ class _Lezer:
             )
 
 
-def _geheel(waarde: str, patroon: str) -> int:
-    if not re.fullmatch(patroon, waarde):
+_NUMMER = re.compile(r"\+?\d{1,18}")  # a ToewijzingNummer: '012' and '+12' are 12
+_CIJFERS = re.compile(r"\d+")
+
+
+def _geheel(waarde: str, patroon: re.Pattern[str]) -> int:
+    if not patroon.fullmatch(waarde):
         raise ValueError(waarde)
     return int(waarde)
 
