@@ -219,6 +219,13 @@ class _Uitgaand:
     dubbel: bool = False
 
 
+def bestandsnaam(seq: int, totaal: int, bericht: str, gemeentecode: str) -> str:
+    """`<seq>-<bericht>-<gemeente>.xml`, the sequence zero-padded to the width of the total,
+    so that sorting by name (as `publish` does) is publishing order: with a fixed six
+    digits, 200 simulated years (3.3 million files) published "1000000" before "100001"."""
+    return f"{seq:0{max(6, len(str(totaal)))}d}-{bericht}-{gemeentecode}.xml"
+
+
 def simuleer(
     profiel: SimulatieProfiel,
     jaren: range,
@@ -252,7 +259,7 @@ def simuleer(
         elif not u.dubbel:
             records += ijw_records(u.bericht)
         kop = u.bericht.kop
-        (out / f"{seq:06d}-{kop.bericht}-{kop.gemeentecode}.xml").write_bytes(data)
+        (out / bestandsnaam(seq, len(uitgaand), kop.bericht, kop.gemeentecode)).write_bytes(data)
         bestanden[kop.bericht] += 1
         if voortgang and (seq % 1000 == 0 or seq == len(uitgaand)):
             voortgang(seq - gemeld)

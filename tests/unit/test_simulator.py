@@ -23,6 +23,7 @@ from services.simulator import (
     SegmentProfiel,
     SimulatieProfiel,
     SimulatieResultaat,
+    bestandsnaam,
     simulatie_profiel,
     simuleer,
     zuid_limburg_profiel,
@@ -208,3 +209,12 @@ def test_every_configured_region_gets_a_profile(tmp_path, register):
         for p in bericht.producten:
             assert regios["een-10-voor-de-jeugd"].segment_voor(
                 bericht.kop.gemeentecode, p.product.categorie, p.product.code, p.ingangsdatum)
+
+
+def test_file_names_sort_in_publishing_order_beyond_a_million_files():
+    """`publish` sends a directory's files sorted by name: that must be the simulated order."""
+    totaal = 3_300_000
+    volgorde = [1, 2, 99_999, 100_001, 999_999, 1_000_000, 1_000_001, totaal]
+    namen = [bestandsnaam(seq, totaal, "jw301", "0935") for seq in volgorde]
+    assert sorted(namen) == namen
+    assert bestandsnaam(7, 20_408, "jw305", "0917") == "000007-jw305-0917.xml"  # as before
