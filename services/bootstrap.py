@@ -26,6 +26,7 @@ from services.updates import LiveUpdates
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+
 class ConfigurationError(Exception):
     """The configuration cannot work; the message says which setting to change."""
 

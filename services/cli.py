@@ -8,6 +8,7 @@ import enum
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -149,7 +150,9 @@ def ingest(
         if until_caught_up:
             _ingest_until_caught_up(settings, servers)
             return
-        err.print(f"ingest: {servers.nats_url} -> event store; Ctrl-C stops")
+        # the URL may carry user:password@ (deploy/): show the servers only
+        err.print(f"ingest: {re.sub(r'//[^/@,]*@', '//', servers.nats_url)} -> event store; "
+                  "Ctrl-C stops")
         asyncio.run(bootstrap.ingest_service(settings, servers))
     except (bootstrap.ConfigurationError, GemeenteRegisterError) as error:
         raise _fail(str(error)) from None
