@@ -27,6 +27,11 @@ from events.domain import Toewijzing
 from projections.flow import Allocatie, Categorie, Classificatie, Periode, Versie, tijdlijn
 from projections.regio import Regio
 
+# Range expressions of the GiST index. The CASE keeps an end before the start (which the rules
+# never produce) from failing the insert; the plain conditions beside them stay exact.
+_KENNIS = "daterange(bekend_vanaf, bekend_tot)"
+_ZORG = "daterange(start, CASE WHEN eind < start THEN start ELSE eind END, '[]')"
+
 _TABLES = [
     SQL("""CREATE TABLE IF NOT EXISTS flow_toewijzing (
         originator_id uuid PRIMARY KEY, gemeentecode text NOT NULL, toewijzingnummer text NOT NULL)"""),
@@ -44,9 +49,12 @@ _TABLES = [
         uitstroom boolean NOT NULL, bekend_vanaf date NOT NULL, bekend_tot date,
         oorzaak text NOT NULL)"""),
     SQL("CREATE INDEX IF NOT EXISTS flow_periode_client ON flow_periode (regio, client)"),
-    SQL("CREATE INDEX IF NOT EXISTS flow_periode_k ON flow_periode (regio, bekend_vanaf, bekend_tot)"),
-    SQL("CREATE INDEX IF NOT EXISTS flow_periode_venster ON flow_periode "
-        "(regio, (coalesce(eind, 'infinity'::date)), start)"),
+    # any K and any window is one lookup in two dimensions: knowledge time [bekend_vanaf,
+    # bekend_tot) and care time [start, eind] (NULL: open); btree indexes on either alone
+    # read most of a long history (5M events: 160-230 ms per count, against ~10 with this)
+    SQL("DROP INDEX IF EXISTS flow_periode_k"),
+    SQL(f"CREATE INDEX IF NOT EXISTS flow_periode_kennis_zorg ON flow_periode USING gist "
+        f"({_KENNIS}, {_ZORG})"),
 ]
 
 _CATEGORIEEN = {c.value: c for c in Categorie}
@@ -146,16 +154,19 @@ class FlowRecorder(PostgresTrackingRecorder):
     def perioden_op(self, regio: str, k: date, van: date, peildatum: date) -> list[Periode]:
         """Allocations as classified at K that overlap [van, peildatum] (all any count needs).
 
-        `coalesce(eind, 'infinity')` matches the window index, so a recent window reads
-        only the allocations that end in or after it, however long the history is. Rows
-        come as tuples: building dicts per row cost more than the query itself."""
+        The range conditions let the GiST index find exactly these rows, however long the
+        history; the plain conditions beside them say the same and decide. Rows come as
+        tuples: building dicts per row cost more than the query itself."""
+        if peildatum < van:
+            return []  # no window (the callers refuse it; a daterange would fail on it)
         with self.datastore.transaction(commit=False) as curs:
             curs.row_factory = tuple_row  # type: ignore[assignment]
             curs.execute(
                 f"SELECT {_PERIODE_KOLOMMEN} FROM flow_periode "  # noqa: S608
-                "WHERE regio = %(regio)s AND coalesce(eind, 'infinity'::date) >= %(van)s "
-                "AND start <= %(tot)s AND bekend_vanaf <= %(k)s "
-                "AND (bekend_tot IS NULL OR bekend_tot > %(k)s)",
+                f"WHERE regio = %(regio)s AND {_KENNIS} @> %(k)s::date "
+                f"AND {_ZORG} && daterange(%(van)s, %(tot)s, '[]') "
+                "AND start <= %(tot)s AND (eind IS NULL OR eind >= %(van)s) "
+                "AND bekend_vanaf <= %(k)s AND (bekend_tot IS NULL OR bekend_tot > %(k)s)",
                 {"regio": regio, "k": k, "van": van, "tot": peildatum}, binary=True)
             rijen = curs.fetchall()
         return [_periode(*r) for r in rijen]
