@@ -303,6 +303,19 @@ class Ingest:
         return Uitkomst(berichten=1, records=ijw_records(gelezen), events=events)
 
 
+async def _of_niets(gelezen: asyncio.Future[list[Bericht | Afgewezen]],
+                    ) -> list[Bericht | Afgewezen] | None:
+    """The validated batch, or None when validating it crashed: `Ingest.verwerk` then
+    validates it again here, message by message, so that a message that crashes the
+    validation becomes a rejection after bounded attempts instead of coming back forever."""
+    try:
+        return await gelezen
+    except Exception as error:
+        log.warning("validating a batch failed (%s); validating it message by message",
+                    type(error).__name__)
+        return None
+
+
 async def _antwoord(antwoorden: list[Coroutine[Any, Any, None]], wat: str) -> None:
     """Ack or nak a batch; NATS being away then is logged, not raised: JetStream redelivers
     whatever it did not hear about, and the stream order decides what happens with it."""
@@ -386,7 +399,7 @@ class NatsIngest:
             return await self._opnieuw(msgs, delay=1)
         try:
             if run:
-                uitkomst = await asyncio.to_thread(self.ingest.verwerk, run, await gelezen)
+                uitkomst = await asyncio.to_thread(self.ingest.verwerk, run, await _of_niets(gelezen))
                 self.totaal.plus(uitkomst)
                 log.debug("committed stream seq %d..%d: %d iJw records, %d events, %d rejected",
                           run[0].seq, run[-1].seq, uitkomst.records, uitkomst.events,

@@ -175,6 +175,43 @@ def test_unexpected_error_is_retried_a_bounded_number_of_times_then_rejected(set
     store.close()
 
 
+def test_a_message_that_crashes_validation_is_rejected_after_bounded_attempts(settings,
+                                                                            monkeypatch):
+    """Validation runs ahead of the commit (in a thread here, as with 0 worker processes): a
+    crash there must end as a rejection, as a crash in the domain does, not loop forever."""
+    from services.ingest import BerichtLezer
+
+    echte = BerichtLezer.lees
+    calls = {"bad": 0}
+
+    def lees(self, bericht):
+        if b"Identificatie>666</" in bericht.data:
+            calls["bad"] += 1
+            raise RuntimeError("parser bug")
+        return echte(self, bericht)
+
+    monkeypatch.setattr(BerichtLezer, "lees", lees)
+    settings = settings.model_copy(update={"ingest_validation_processes": 0})
+    versie = Toewijzing("5", "45", "45A12", date(2026, 1, 1), None, date(2025, 12, 20))
+    berichten = [
+        ("ijw.0935.jw301", jw301(gemeente="0935", aanbieder="12345678", identificatie=ident,
+                                 dagtekening=date(2026, 1, 2), client_bsn="999900006",
+                                 toewijzingen=[Toewijzing(**{**versie.__dict__, "nummer": ident})]),
+         None)
+        for ident in ("1", "666", "3")
+    ]
+    asyncio.run(publish(settings, berichten))
+    asyncio.run(ingest_until_caught_up(settings))
+    assert event_topics(settings)["Toewijzing.VersieOntvangen"] == 2
+    store = bootstrap.event_store(settings.database_url)
+    [afwijzing] = store.afwijzingen()
+    assert afwijzing.stream_seq == 2
+    assert "internal error after 3 attempts: RuntimeError" in afwijzing.reden
+    # ahead of the commit, then for the batch, then once per attempt
+    assert calls["bad"] == 2 + settings.ingest_max_attempts
+    store.close()
+
+
 def test_gap_after_the_position_is_filled_from_the_stream(settings):
     """As after a crash: the consumer hands over later messages while earlier ones are out."""
     asyncio.run(publish(settings, [_as_published(n) for n in INGESTED_EXAMPLES]))
