@@ -142,6 +142,20 @@ def test_rejected_message_is_replayed_after_the_configuration_is_fixed(settings,
     store.close()
 
 
+def _ingest_with_a_bad_second_message(settings) -> None:
+    """Three JW301 messages, the second (Identificatie 666) the one a test makes fail."""
+    versie = Toewijzing("5", "45", "45A12", date(2026, 1, 1), None, date(2025, 12, 20))
+    berichten = [
+        ("ijw.0935.jw301", jw301(gemeente="0935", aanbieder="12345678", identificatie=ident,
+                                 dagtekening=date(2026, 1, 2), client_bsn="999900006",
+                                 toewijzingen=[Toewijzing(**{**versie.__dict__, "nummer": ident})]),
+         None)
+        for ident in ("1", "666", "3")
+    ]
+    asyncio.run(publish(settings, berichten))
+    asyncio.run(ingest_until_caught_up(settings))
+
+
 def test_unexpected_error_is_retried_a_bounded_number_of_times_then_rejected(settings, monkeypatch):
     import services.ingest as ingest_module
 
@@ -155,16 +169,7 @@ def test_unexpected_error_is_retried_a_bounded_number_of_times_then_rejected(set
         return real(bericht, pseudoniem, bron)
 
     monkeypatch.setattr(ingest_module, "verwerk", verwerk)
-    versie = Toewijzing("5", "45", "45A12", date(2026, 1, 1), None, date(2025, 12, 20))
-    berichten = [
-        ("ijw.0935.jw301", jw301(gemeente="0935", aanbieder="12345678", identificatie=ident,
-                                 dagtekening=date(2026, 1, 2), client_bsn="999900006",
-                                 toewijzingen=[Toewijzing(**{**versie.__dict__, "nummer": ident})]),
-         None)
-        for ident in ("1", "666", "3")
-    ]
-    asyncio.run(publish(settings, berichten))
-    asyncio.run(ingest_until_caught_up(settings))
+    _ingest_with_a_bad_second_message(settings)
     assert event_topics(settings)["Toewijzing.VersieOntvangen"] == 2
     store = bootstrap.event_store(settings.database_url)
     [afwijzing] = store.afwijzingen()
@@ -192,16 +197,7 @@ def test_a_message_that_crashes_validation_is_rejected_after_bounded_attempts(se
 
     monkeypatch.setattr(BerichtLezer, "lees", lees)
     settings = settings.model_copy(update={"ingest_validation_processes": 0})
-    versie = Toewijzing("5", "45", "45A12", date(2026, 1, 1), None, date(2025, 12, 20))
-    berichten = [
-        ("ijw.0935.jw301", jw301(gemeente="0935", aanbieder="12345678", identificatie=ident,
-                                 dagtekening=date(2026, 1, 2), client_bsn="999900006",
-                                 toewijzingen=[Toewijzing(**{**versie.__dict__, "nummer": ident})]),
-         None)
-        for ident in ("1", "666", "3")
-    ]
-    asyncio.run(publish(settings, berichten))
-    asyncio.run(ingest_until_caught_up(settings))
+    _ingest_with_a_bad_second_message(settings)
     assert event_topics(settings)["Toewijzing.VersieOntvangen"] == 2
     store = bootstrap.event_store(settings.database_url)
     [afwijzing] = store.afwijzingen()
