@@ -212,8 +212,23 @@ def classificeer_op(versies: Iterable[Versie], regio: Regio, k: date) -> list[Cl
 # -- counting -------------------------------------------------------------------------------
 
 
-FLOW = ("instroom", "stapeling", "doorstroom", "recidive", "hernieuwde_instroom",
-        "uitstroom", "uitstroom_voorlopig")
+INSTROOMCATEGORIEEN = tuple(c.value for c in Categorie)  # together: all inflow ("alle instroom")
+FLOW = (*INSTROOMCATEGORIEEN, "uitstroom", "uitstroom_voorlopig")
+
+
+def instroom_in(c: Classificatie, van: date, peildatum: date) -> bool:
+    """The allocation counts in its inflow category: it started in the window."""
+    return van <= c.allocatie.start <= peildatum
+
+
+def uitstroom_in(c: Classificatie, van: date, peildatum: date) -> bool:
+    """The allocation is an uitstroom that ended in the window."""
+    return c.uitstroom and c.allocatie.eind is not None and van <= c.allocatie.eind <= peildatum
+
+
+def in_zorg_op(a: Allocatie, peildatum: date) -> bool:
+    """Running on the peildatum (open end included)."""
+    return a.start <= peildatum and (a.eind is None or a.eind >= peildatum)
 
 
 @dataclass
@@ -230,6 +245,13 @@ class SegmentTelling:
     uitstroom_voorlopig: int | None = 0
     in_zorg: int = 0
     unieke_jeugdigen: int = 0
+
+    @property
+    def alle_instroom(self) -> int | None:
+        """All five inflow categories together: every allocation that started in the window."""
+        if not self.flow:
+            return None
+        return sum(getattr(self, c) for c in INSTROOMCATEGORIEEN)
 
     def als_dict(self) -> dict[str, object]:
         return {"segment": self.segment, "name": self.naam, "flow": self.flow,
@@ -297,12 +319,12 @@ def tel(
             onbekend.add(a.segment)  # projected under an older region file
             continue
         t = per_segment[a.segment]
-        if van <= a.start <= peildatum and c.categorie is not None:
+        if c.categorie is not None and instroom_in(c, van, peildatum):
             setattr(t, c.categorie.value, getattr(t, c.categorie.value) + 1)
-        if c.uitstroom and a.eind is not None and van <= a.eind <= peildatum:
+        if uitstroom_in(c, van, peildatum):
             t.uitstroom += 1  # type: ignore[operator]
             t.uitstroom_voorlopig += c.is_voorlopig(regio.n, k)  # type: ignore[operator]
-        if a.start <= peildatum and (a.eind is None or a.eind >= peildatum):
+        if in_zorg_op(a, peildatum):
             t.in_zorg += 1
         if a.overlapt(van, peildatum):
             kinderen[a.segment].add(a.client)
@@ -414,3 +436,67 @@ def episodes(classificaties: Iterable[Classificatie]) -> list[Episode]:
                               uitstroom[0] if uitstroom else None,
                               tuple(c.allocatie.sleutel for c in keten)))
     return result
+
+
+# -- the difference between two knowledge times -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Wijziging:
+    """One allocation whose figures differ between two knowledge times K1 and K2."""
+
+    client: str
+    gemeentecode: str
+    toewijzingnummer: int
+    segment: str | None
+    oud: str  # how it counted at K1 ("-" when not counted then)
+    nieuw: str
+    oorzaak: str  # the message(s) that made the K2 state, or "" when unchanged since K1
+
+
+def beschrijf(p: Periode | None, van: date, peildatum: date) -> str:
+    """How one allocation counts in the window, in the words of the figures it adds to."""
+    if p is None:
+        return "-"
+    c = p.classificatie
+    delen = []
+    if c.categorie is not None and instroom_in(c, van, peildatum):
+        delen.append(c.categorie.value)
+    if uitstroom_in(c, van, peildatum):
+        delen.append("uitstroom")
+    if in_zorg_op(c.allocatie, peildatum):
+        delen.append("in_zorg")
+    return "+".join(delen) or ("unmapped" if c.allocatie.segment is None else "in window")
+
+
+def verschillen(k1: date, bij_k1: Iterable[Periode], bij_k2: Iterable[Periode], van: date,
+                peildatum: date, gemeente: str | None = None) -> list[Wijziging]:
+    """The allocations behind the difference between the figures at K1 and at K2 (> K1),
+    given the periods that held at each (as `geldig_op` or the view returns them)."""
+    perioden = [{p.classificatie.allocatie.sleutel: p for p in bij
+                 if gemeente is None or p.classificatie.allocatie.gemeentecode == gemeente}
+                for bij in (bij_k1, bij_k2)]
+    wijzigingen = []
+    for key in sorted(perioden[0].keys() | perioden[1].keys()):
+        oud, nieuw = perioden[0].get(key), perioden[1].get(key)
+        voor, na = beschrijf(oud, van, peildatum), beschrijf(nieuw, van, peildatum)
+        segment_oud = oud.classificatie.allocatie.segment if oud else None
+        segment_nieuw = nieuw.classificatie.allocatie.segment if nieuw else None
+        if voor == na and segment_oud == segment_nieuw:
+            continue
+        bron = nieuw or oud
+        assert bron is not None
+        wijzigingen.append(Wijziging(
+            client=bron.classificatie.allocatie.client, gemeentecode=key[0],
+            toewijzingnummer=key[1], segment=segment_nieuw or segment_oud,
+            oud=voor if segment_oud == segment_nieuw or oud is None else f"{voor} ({segment_oud})",
+            nieuw=na,
+            oorzaak=nieuw.oorzaak if nieuw and nieuw.bekend_vanaf > k1 else
+            ("deleted or superseded" if nieuw is None else ""),
+        ))
+    return wijzigingen
+
+
+def aandeel(deel: int, geheel: int) -> float | None:
+    """A share as a fraction with four decimals; None (n.v.t.) when there is nothing to share."""
+    return round(deel / geheel, 4) if geheel else None

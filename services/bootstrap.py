@@ -14,14 +14,19 @@ import nats
 from events.gemeenten import GemeenteRegister
 from events.ijw import XsdSchemas
 from events.pseudonym import Pseudonimiseerder
+from projections.postgres import PostgresFlowView
+from projections.projectie import FlowProjectie
 from projections.regio import Regio, laad_regios
-from services.eventstore import Gebeurtenissen
-from services.ingest import BerichtLezer, Ingest, Lezers, NatsIngest
+from projections.vragen import Leeskant
+from services.eventstore.postgres import APPLICATION_NAME, Gebeurtenissen, bij_gelijktijdige_start
+from services.ingest.handler import Ingest
+from services.ingest.jetstream import NatsIngest
+from services.ingest.validatie import BerichtLezer, Lezers
 from services.nats import SUBJECTS, ensure_stream, ingest_consumer, nats_servers
-from services.projector import Projector
+from services.projector.runner import Projector, eventlog
+from services.projector.updates import LiveUpdates
 from services.runtime import EmbeddedRuntime, Endpoints
 from services.settings import Settings
-from services.updates import LiveUpdates
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -81,19 +86,40 @@ def regios(settings: Settings, extra: list[Path] | None = None) -> dict[str, Reg
     return laad_regios([*settings.region_configs, *(extra or [])])
 
 
+def flow_view(store: Gebeurtenissen) -> PostgresFlowView:
+    """The flow view, in the event store's database (its own tables and tracking table)."""
+    view = PostgresFlowView(store.ingest_recorder.datastore, application_name=APPLICATION_NAME,
+                            tracking_table_name="flow_tracking")
+    bij_gelijktijdige_start(view.create_table)
+    return view
+
+
 def projector(settings: Settings, database_url: str, extra: list[Path] | None = None) -> Projector:
-    return Projector(event_store(database_url), list(regios(settings, extra).values()))
+    store = event_store(database_url)
+    return Projector(store, FlowProjectie(flow_view(store), list(regios(settings, extra).values())))
+
+
+def leeskant(projector: Projector) -> Leeskant:
+    """The questions over the projector's view (the CLI and the bench read what it wrote)."""
+    return Leeskant(projector.projectie.view)
 
 
 def live_updates(settings: Settings, projector: Projector, nats_url: str) -> LiveUpdates:
-    return LiveUpdates(projector, projector.regios, nats_url, settings.live_peildatum)
+    return LiveUpdates(leeskant(projector), projector.projectie.regios, nats_url,
+                       settings.live_peildatum)
 
 
 def api(settings: Settings, database_url: str, extra: list[Path] | None = None) -> FastAPI:
-    """The HTTP API and dashboard over the flow projection."""
-    from services.api import maak_api  # FastAPI takes ~0.3 s to import: only `serve` needs it
+    """The HTTP API and dashboard over the flow view."""
+    from services.http.api import maak_api  # FastAPI takes ~0.3 s to import: only `serve` needs it
 
-    return maak_api(projector(settings, database_url, extra), regios(settings, extra))
+    store = event_store(database_url)
+    return maak_api(Leeskant(flow_view(store)), lambda: eventlog(store), regios(settings, extra))
+
+
+def ingest_bron(settings: Settings) -> str:
+    """The name of ingest's tracking position: one per stream."""
+    return f"nats:{settings.stream}"
 
 
 def ingest(settings: Settings, database_url: str) -> Ingest:
@@ -101,7 +127,7 @@ def ingest(settings: Settings, database_url: str) -> Ingest:
         event_store(database_url),
         BerichtLezer(gemeente_register(settings), xsd_schemas(settings)),
         Pseudonimiseerder(pseudonym_key(settings)),
-        bron=f"nats:{settings.stream}",
+        bron=ingest_bron(settings),
         max_pogingen=settings.ingest_max_attempts,
     )
 

@@ -59,3 +59,9 @@ def projected(settings):
     projector.store.close()
 
 
+@pytest.fixture
+def leeskant(projected):
+    """The questions over the projected view."""
+    return bootstrap.leeskant(projected)
+
+

@@ -8,7 +8,7 @@ import nats
 import psycopg
 
 from services import bootstrap
-from services.ingest import NatsIngest
+from services.ingest.jetstream import NatsIngest
 from services.nats import ensure_stream
 from services.runtime import Endpoints
 from services.settings import Settings

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services import bootstrap
-from services.api import maak_api
+from services.http.api import maak_api
+from services.projector.runner import eventlog
 from tests.integration.handmade import EXPECTED_2025, FLOW
 
 pytestmark = pytest.mark.integration
@@ -22,7 +23,8 @@ COUNTS = "/api/counts?region=zuid-limburg&peildatum=2023-12-31"
 
 @pytest.fixture
 def client(settings, projected) -> TestClient:
-    return TestClient(maak_api(projected, bootstrap.regios(settings)))
+    return TestClient(maak_api(bootstrap.leeskant(projected), lambda: eventlog(projected.store),
+                      bootstrap.regios(settings)))
 
 
 def test_regions(client):

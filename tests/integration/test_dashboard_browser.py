@@ -18,7 +18,8 @@ import pytest
 import uvicorn
 
 from services import bootstrap
-from services.api import maak_api
+from services.http.api import maak_api
+from services.projector.runner import eventlog
 from services.runtime import free_port
 
 pytestmark = pytest.mark.integration
@@ -45,7 +46,8 @@ def chromium() -> str:
 @pytest.fixture
 def server(settings, projected) -> Iterator[str]:
     port = free_port()
-    config = uvicorn.Config(maak_api(projected, bootstrap.regios(settings)), host="127.0.0.1",
+    config = uvicorn.Config(maak_api(bootstrap.leeskant(projected), lambda: eventlog(projected.store),
+                      bootstrap.regios(settings)), host="127.0.0.1",
                             port=port, log_level="warning")
     uvi = uvicorn.Server(config)
     thread = threading.Thread(target=uvi.run, daemon=True)

@@ -9,10 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from projections.flow import classificeer_op, tel
-from projections.leesmodel import uit_eventlog
+from projections.projectie import uit_eventlog
+from projections.vragen import replay
 from services import bootstrap
 from services.cli import app
-from services.projector import _eventlog, replay
+from services.projector.runner import eventlog
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +32,8 @@ def test_demo_and_replay_agree_for_every_year_end_and_knowledge_time(settings, t
     projector = bootstrap.projector(settings, settings.database_url)
     regio = bootstrap.regios(settings)["zuid-limburg"]
     assert projector.positie() == projector.laatste()
-    versies = uit_eventlog(_eventlog(projector.store))  # the event log alone, read once
+    leeskant = bootstrap.leeskant(projector)
+    versies = uit_eventlog(eventlog(projector.store))  # the event log alone, read once
     checked = 0
     for jaar in (2022, 2023):
         van, peildatum = date(jaar, 1, 1), date(jaar, 12, 31)
@@ -39,14 +41,14 @@ def test_demo_and_replay_agree_for_every_year_end_and_knowledge_time(settings, t
             k_eff = k or date.today()
             opnieuw = tel(classificeer_op(versies, regio, k_eff), regio, van, peildatum, k_eff,
                           k_getoond=k)
-            projectie = projector.telling(regio, van, peildatum, k)
+            projectie = leeskant.telling(regio, van, peildatum, k)
             assert opnieuw.als_dict() == projectie.als_dict(), (jaar, k)
             checked += 1
-    wonen = {s.segment: s for s in projector.telling(
+    wonen = {s.segment: s for s in leeskant.telling(
         regio, date(2023, 1, 1), date(2023, 12, 31), None).segmenten}["wonen"]
     assert wonen.instroom > 100  # the simulated region is of 0-meting size, not empty
     # and the replay function itself, as `jeugdstroom replay` calls it
-    assert (replay(projector.store, regio, date(2023, 1, 1), date(2023, 12, 31), None).als_dict()
-            == projector.telling(regio, date(2023, 1, 1), date(2023, 12, 31), None).als_dict())
+    assert (replay(eventlog(projector.store), regio, date(2023, 1, 1), date(2023, 12, 31), None).als_dict()
+            == leeskant.telling(regio, date(2023, 1, 1), date(2023, 12, 31), None).als_dict())
     assert checked == 6
     projector.store.close()

@@ -13,7 +13,8 @@ import pytest
 from events.ijw import lees_kop
 from services import bootstrap
 from services.cli import app
-from services.ingest import Lezers, NatsIngest
+from services.ingest.jetstream import NatsIngest
+from services.ingest.validatie import Lezers
 from services.runtime import _pg_bin, free_port
 from tests.conftest import CBS_FILES, EXAMPLE_SECRETS, INGESTED_EXAMPLES, example
 from tests.ijw_factory import Toewijzing, jw301
@@ -157,7 +158,7 @@ def _ingest_with_a_bad_second_message(settings) -> None:
 
 
 def test_unexpected_error_is_retried_a_bounded_number_of_times_then_rejected(settings, monkeypatch):
-    import services.ingest as ingest_module
+    import services.ingest.handler as ingest_module
 
     real = ingest_module.verwerk
     calls = {"bad": 0}
@@ -184,7 +185,7 @@ def test_a_message_that_crashes_validation_is_rejected_after_bounded_attempts(se
                                                                             monkeypatch):
     """Validation runs ahead of the commit (in a thread here, as with 0 worker processes): a
     crash there must end as a rejection, as a crash in the domain does, not loop forever."""
-    from services.ingest import BerichtLezer
+    from services.ingest.validatie import BerichtLezer
 
     echte = BerichtLezer.lees
     calls = {"bad": 0}
@@ -243,7 +244,7 @@ def test_event_store_outage_is_retried_never_a_rejection(settings, monkeypatch):
     """The library wraps psycopg's errors in its own OperationalError: still not the message's fault."""
     import eventsourcing.persistence as es
 
-    from services.eventstore import Gebeurtenissen
+    from services.eventstore.postgres import Gebeurtenissen
 
     echte = Gebeurtenissen.leg_vast
     storingen = {"over": 4}  # more than a batch try plus the per-message attempts

@@ -19,7 +19,7 @@ import sys
 from datetime import date, datetime
 from eventsourcing.persistence import Tracking
 from events.domain import Toewijzing
-from services.eventstore import Gebeurtenissen
+from services.eventstore.postgres import Gebeurtenissen
 
 store = Gebeurtenissen(sys.argv[1])
 aggregates = []

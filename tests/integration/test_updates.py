@@ -11,7 +11,7 @@ import nats
 import pytest
 
 from services import bootstrap
-from services.updates import BUCKET
+from services.projector.updates import BUCKET
 from tests.ijw_factory import Toewijzing, jw301
 from tests.integration.handmade import EXPECTED_2025, FLOW, HISTORY
 from tests.integration.helpers import ingest_until_caught_up, publish

@@ -9,7 +9,7 @@ import signal
 
 from events.gemeenten import GemeenteRegister
 from events.ijw import Afgewezen, XsdSchemas, lees_kop
-from services.ingest import BerichtLezer, Lezers, StreamBericht
+from services.ingest.validatie import BerichtLezer, Lezers, StreamBericht
 from tests.conftest import CBS_FILES, INGESTED_EXAMPLES, XSD_DIR, example
 
 

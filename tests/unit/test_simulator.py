@@ -18,7 +18,7 @@ from events.ijw import (
     lees_bericht,
 )
 from events.verwerking import ijw_records
-from services.simulator import (
+from services.dev.simulator import (
     Ruis,
     SegmentProfiel,
     SimulatieProfiel,

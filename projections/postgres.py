@@ -1,4 +1,4 @@
-"""The flow projection's read tables on PostgreSQL, and the queries that answer counts.
+"""The flow view on PostgreSQL: the projection's read tables and the one query that reads them.
 
 `flow_versie` keeps every toewijzing version as the event store recorded it; `flow_periode`
 keeps, per region and client, each allocation's classification with the knowledge-time
@@ -11,11 +11,10 @@ library's materialised-view pattern), so a restart neither skips nor doubles a p
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
@@ -23,9 +22,8 @@ from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 
-from events.domain import Toewijzing
-from projections.flow import Allocatie, Categorie, Classificatie, Periode, Versie, tijdlijn
-from projections.regio import Regio
+from projections.flow import Allocatie, Categorie, Classificatie, Periode, Sleutel, Versie
+from projections.view import FlowSchrijver, Pagina
 
 # Range expressions of the GiST index. The CASE keeps an end before the start (which the rules
 # never produce) from failing the insert; the plain conditions beside them stay exact.
@@ -65,91 +63,28 @@ _VERSIE_KOLOMMEN = ("gemeentecode, toewijzingnummer, client, categorie, code, to
 _V_KOLOMMEN = ", ".join("v." + k for k in _VERSIE_KOLOMMEN.split(", "))
 
 
-@dataclass(frozen=True)
-class Pagina:
-    """What one page of the notification log adds: new toewijzingen and new versions."""
+class PostgresFlowView(PostgresTrackingRecorder):
+    """The flow view on PostgreSQL: read tables plus the library's tracking table (the
+    library's materialised-view pattern: a TrackingRecorder with the view's own methods)."""
 
-    toewijzingen: list[tuple[UUID, str, str]]
-    versies: list[tuple[int, UUID, Toewijzing.VersieOntvangen]]
-
-
-class FlowRecorder(PostgresTrackingRecorder):
-    """Read tables of the flow projection plus the library's tracking table."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, application_name: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.application_name = application_name
         self.sql_create_statements.extend(_TABLES)
 
-    def verwerk(self, pagina: Pagina, regios: Sequence[Regio], tracking: Tracking) -> int:
-        """Store a page and re-classify exactly the clients it touches; returns their number.
+    @contextmanager
+    def schrijf(self, tot: int) -> Iterator[FlowSchrijver]:
+        """One transaction for a page's writes and its tracking record.
 
         Set-based per page (COPY for the new rows, one query for the affected clients, one
-        for their versions, COPY for the new periods): a page costs a handful of round trips.
-        List parameters go in binary (%b): psycopg builds text arrays in Python.
-        """
+        for their versions, COPY for the new periods): a page costs a handful of round
+        trips. List parameters go in binary (%b): psycopg builds text arrays in Python."""
         with self.datastore.transaction(commit=True) as curs:
-            # plain COPY: the tracking record in this transaction means a page is never
-            # written twice, so a duplicate key here would be a bug worth stopping for
-            with curs.copy("COPY flow_toewijzing FROM STDIN") as copy:
-                for rij in pagina.toewijzingen:
-                    copy.write_row(rij)
-            sleutels = self._sleutels(curs, {o for _, o, _ in pagina.versies})
-            with curs.copy(f"COPY flow_versie (notification_id, {_VERSIE_KOLOMMEN}) "
-                           "FROM STDIN") as copy:
-                for nid, o, e in pagina.versies:
-                    copy.write_row((nid, *sleutels[o], e.client, e.categorie, e.code,
-                                    e.toegewezen_op, e.ingangsdatum, e.einddatum,
-                                    e.reden_wijziging, e.dagtekening, e.bericht_identificatie))
-            geraakt = {sleutels[o] for _, o, _ in pagina.versies}
-            clients = self._clients_van(curs, geraakt)
-            for regio in regios:
-                self._herclassificeer(curs, regio, clients)
-            self._insert_tracking(curs, tracking)
-        return len(clients)
+            yield _PostgresSchrijver(curs)
+            self._insert_tracking(curs, Tracking(self.application_name, tot))
 
-    @staticmethod
-    def _sleutels(curs: Cursor[DictRow], originators: set[UUID]) -> dict[UUID, tuple[str, str]]:
-        curs.execute("SELECT originator_id, gemeentecode, toewijzingnummer FROM flow_toewijzing "
-                     "WHERE originator_id = ANY(%b)", (list(originators),))
-        return {r["originator_id"]: (r["gemeentecode"], r["toewijzingnummer"])
-                for r in curs.fetchall()}
-
-    @staticmethod
-    def _clients_van(curs: Cursor[DictRow], toewijzingen: set[tuple[str, str]]) -> list[str]:
-        """Every client a changed toewijzing ever belonged to: all their figures may move."""
-        if not toewijzingen:
-            return []
-        gemeenten, nummers = zip(*toewijzingen, strict=True)
-        curs.execute(
-            "SELECT DISTINCT v.client FROM flow_versie v "
-            "JOIN unnest(%b::text[], %b::text[]) AS t(gemeentecode, toewijzingnummer) "
-            "USING (gemeentecode, toewijzingnummer)", (list(gemeenten), list(nummers)))
-        return [r["client"] for r in curs.fetchall()]
-
-    @staticmethod
-    def _herclassificeer(curs: Cursor[DictRow], regio: Regio, clients: list[str]) -> None:
-        if not clients:
-            return
-        curs.execute(
-            "WITH t AS (SELECT DISTINCT client AS voor, gemeentecode, toewijzingnummer "  # noqa: S608
-            "FROM flow_versie WHERE client = ANY(%b)) "
-            f"SELECT t.voor, {_V_KOLOMMEN} "
-            "FROM t JOIN flow_versie v USING (gemeentecode, toewijzingnummer) "
-            "WHERE v.gemeentecode = ANY(%b)",
-            (clients, list(regio.gemeenten)))
-        per_client: dict[str, list[Versie]] = defaultdict(list)
-        for row in curs.fetchall():
-            voor = row.pop("voor")
-            per_client[voor].append(Versie(**row))
-        curs.execute("DELETE FROM flow_periode WHERE regio = %s AND client = ANY(%b)",
-                     (regio.id, clients))
-        with curs.copy("COPY flow_periode FROM STDIN") as copy:
-            for client, versies in per_client.items():
-                for periode in tijdlijn(versies, regio, {client}):
-                    copy.write_row(_rij(regio.id, periode))
-
-    def positie(self, application_name: str) -> int:
-        return self.max_tracking_id(application_name) or 0
+    def positie(self) -> int:
+        return self.max_tracking_id(self.application_name) or 0
 
     def perioden_op(self, regio: str, k: date, van: date, peildatum: date) -> list[Periode]:
         """Allocations as classified at K that overlap [van, peildatum] (all any count needs).
@@ -171,12 +106,76 @@ class FlowRecorder(PostgresTrackingRecorder):
             rijen = curs.fetchall()
         return [_periode(*r) for r in rijen]
 
-    def wis(self, application_name: str) -> None:
+    def toewijzingen(self, ids: set[object]) -> dict[object, tuple[str, str]]:
+        if not ids:
+            return {}
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute("SELECT originator_id, gemeentecode, toewijzingnummer FROM flow_toewijzing "
+                         "WHERE originator_id = ANY(%b)", (list(ids),))
+            return {r["originator_id"]: (r["gemeentecode"], r["toewijzingnummer"])
+                    for r in curs.fetchall()}
+
+    def wis(self) -> None:
         """Forget the projection, for a rebuild from the event log (e.g. after a config change)."""
         with self.datastore.transaction(commit=True) as curs:
             curs.execute("TRUNCATE flow_toewijzing, flow_versie, flow_periode")
             curs.execute(SQL("DELETE FROM {0} WHERE application_name = %s").format(
-                Identifier(self.tracking_table_name)), (application_name,))
+                Identifier(self.tracking_table_name)), (self.application_name,))
+
+
+class _PostgresSchrijver:
+    def __init__(self, curs: Cursor[DictRow]) -> None:
+        self.curs = curs
+
+    def voeg_toe(self, pagina: Pagina) -> set[Sleutel]:
+        # plain COPY: the tracking record in this transaction means a page is never
+        # written twice, so a duplicate key here would be a bug worth stopping for
+        with self.curs.copy("COPY flow_toewijzing FROM STDIN") as copy:
+            for rij in pagina.toewijzingen:
+                copy.write_row(rij)
+        with self.curs.copy(f"COPY flow_versie (notification_id, {_VERSIE_KOLOMMEN}) "
+                            "FROM STDIN") as copy:
+            for nid, _, v in pagina.versies:
+                copy.write_row((nid, v.gemeentecode, v.toewijzingnummer, v.client, v.categorie,
+                                v.code, v.toegewezen_op, v.ingangsdatum, v.einddatum,
+                                v.reden_wijziging, v.dagtekening, v.identificatie))
+        return {v.sleutel for _, _, v in pagina.versies}
+
+    def clients_van(self, toewijzingen: set[Sleutel]) -> list[str]:
+        if not toewijzingen:
+            return []
+        gemeenten, nummers = zip(*toewijzingen, strict=True)
+        self.curs.execute(
+            "SELECT DISTINCT v.client FROM flow_versie v "
+            "JOIN unnest(%b::text[], %b::text[]) AS t(gemeentecode, toewijzingnummer) "
+            "USING (gemeentecode, toewijzingnummer)",
+            (list(gemeenten), [str(n) for n in nummers]))  # stored as canonical integer text
+        return [r["client"] for r in self.curs.fetchall()]
+
+    def versies_van(self, clients: Sequence[str], gemeenten: Iterable[str]) -> dict[str, list[Versie]]:
+        per_client: dict[str, list[Versie]] = defaultdict(list)
+        if not clients:
+            return per_client
+        self.curs.execute(
+            "WITH t AS (SELECT DISTINCT client AS voor, gemeentecode, toewijzingnummer "  # noqa: S608
+            "FROM flow_versie WHERE client = ANY(%b)) "
+            f"SELECT t.voor, {_V_KOLOMMEN} "
+            "FROM t JOIN flow_versie v USING (gemeentecode, toewijzingnummer) "
+            "WHERE v.gemeentecode = ANY(%b)",
+            (list(clients), list(gemeenten)))
+        for row in self.curs.fetchall():
+            voor = row.pop("voor")
+            per_client[voor].append(Versie(**row))
+        return per_client
+
+    def vervang_perioden(self, regio: str, clients: Sequence[str], perioden: Iterable[Periode]) -> None:
+        if not clients:
+            return
+        self.curs.execute("DELETE FROM flow_periode WHERE regio = %s AND client = ANY(%b)",
+                          (regio, list(clients)))
+        with self.curs.copy("COPY flow_periode FROM STDIN") as copy:
+            for periode in perioden:
+                copy.write_row(_rij(regio, periode))
 
 
 _PERIODE_KOLOMMEN = ("client, gemeentecode, toewijzingnummer, segment, start, eind, categorie, "
@@ -206,21 +205,3 @@ def _rij(regio: str, p: Periode) -> tuple[object, ...]:
             c.voorganger[0] if c.voorganger else None, c.voorganger[1] if c.voorganger else None,
             c.uitstroom, p.bekend_vanaf, p.bekend_tot, p.oorzaak)
 
-
-def versie_uit_event(e: Toewijzing.VersieOntvangen, gemeentecode: str, nummer: str) -> Versie:
-    """A stored version event as the flow rules see it."""
-    return Versie(gemeentecode, nummer, e.client, e.categorie, e.code, e.toegewezen_op,
-                  e.ingangsdatum, e.einddatum, e.reden_wijziging, e.dagtekening,
-                  e.bericht_identificatie)
-
-
-def uit_eventlog(events: Iterable[object]) -> list[Versie]:
-    """All versions from the event log alone, in any order: the input of `replay`."""
-    toewijzingen: dict[UUID, tuple[str, str]] = {}
-    versies = []
-    for e in events:
-        if isinstance(e, Toewijzing.Geregistreerd):
-            toewijzingen[e.originator_id] = (e.gemeentecode, e.toewijzingnummer)
-        elif isinstance(e, Toewijzing.VersieOntvangen):
-            versies.append(versie_uit_event(e, *toewijzingen[e.originator_id]))
-    return versies

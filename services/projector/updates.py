@@ -22,9 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from projections.flow import Telling
 from projections.regio import Regio
-from services.leeskant import VELDEN, regio_en_gemeenten
+from projections.vragen import VELDEN, Leeskant
 from services.nats import nats_servers
-from services.projector import Projector
 
 SUBJECT = "jeugdstroom.counts.{region}.{segment}"
 BUCKET = "jeugdstroom-counts"
@@ -94,9 +93,9 @@ def veranderd(
 class LiveUpdates:
     """After the projector catches up: compute the live figures, publish what changed."""
 
-    def __init__(self, projector: Projector, regios: list[Regio], nats_url: str,
+    def __init__(self, leeskant: Leeskant, regios: list[Regio], nats_url: str,
                  peildatum: date | None = None) -> None:
-        self.projector = projector
+        self.leeskant = leeskant
         self.regios = regios
         self.nats_url = nats_url
         self.peildatum = peildatum  # None: today
@@ -105,7 +104,7 @@ class LiveUpdates:
     def tellingen(self, regio: Regio) -> list[Telling]:
         pd = self.peildatum or date.today()
         van = date(pd.year, 1, 1)
-        regio_telling, tellingen = regio_en_gemeenten(self.projector, regio, van, pd, None)
+        regio_telling, tellingen = self.leeskant.regio_en_gemeenten(regio, van, pd, None)
         return [regio_telling, *tellingen]
 
     async def publiceer(self, positie: int) -> int:
@@ -118,7 +117,8 @@ class LiveUpdates:
                 self.vorige = {}
                 for key in await _keys(kv):
                     entry = await kv.get(key)
-                    self.vorige[key] = TellingUpdate.model_validate_json(entry.value).figures
+                    if entry.value is not None:
+                        self.vorige[key] = TellingUpdate.model_validate_json(entry.value).figures
             updates = [u for regio in self.regios
                        for u in veranderd(self.vorige, self.tellingen(regio), positie)]
             for update in updates:

@@ -11,15 +11,7 @@ from html import escape
 
 from projections.flow import Telling
 from projections.regio import Regio
-from services.leeskant import (
-    OngeldigeVraag,
-    kies_regio,
-    redelijk,
-    regio_en_gemeenten,
-    tijdreeks,
-    venster,
-)
-from services.projector import Projector, diff
+from projections.vragen import Leeskant, OngeldigeVraag, kies_regio, redelijk, venster
 
 KOPPEN = {"instroom": "instroom", "stapeling": "stapeling", "doorstroom": "doorstroom",
           "recidive": "recidive", "hernieuwde_instroom": "hernieuwde instroom",
@@ -37,7 +29,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f2f4f7;te
 """
 
 
-def pagina(projector: Projector, regios: dict[str, Regio], regio_id: str | None,
+def pagina(leeskant: Leeskant, regios: dict[str, Regio], regio_id: str | None,
            peildatum_tekst: str | None, bekend_op_tekst: str | None) -> tuple[str, int]:
     """The page and its HTTP status: 400 with the form and the problem for a wrong question."""
     vandaag = date.today()
@@ -51,10 +43,10 @@ def pagina(projector: Projector, regios: dict[str, Regio], regio_id: str | None,
         return _html(_formulier(regios, regio_id, peildatum_tekst, bekend_op_tekst)
                      + f'<p class="fout" role="alert">{escape(str(fout))}</p>'), 400
     toen = bekend_op or pd + timedelta(days=90)
-    telling, gemeenten = regio_en_gemeenten(projector, regio, van, pd, bekend_op)
-    een, twee, wijzigingen = diff(projector, regio, van, pd, toen, vandaag)
+    telling, gemeenten = leeskant.regio_en_gemeenten(regio, van, pd, bekend_op)
+    een, twee, wijzigingen = leeskant.diff(regio, van, pd, toen, vandaag)
     eerste_maand = date(pd.year - 1, pd.month % 12 + 1, 1) if pd.month < 12 else date(pd.year, 1, 1)
-    reeks = tijdreeks(projector, regio, eerste_maand.strftime("%Y-%m"), pd.strftime("%Y-%m"),
+    reeks = leeskant.tijdreeks(regio, eerste_maand.strftime("%Y-%m"), pd.strftime("%Y-%m"),
                       bekend_op)
     bekend = bekend_op.isoformat() if bekend_op else "nu"
     delen = [

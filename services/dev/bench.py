@@ -43,12 +43,13 @@ from events.pseudonym import Pseudonimiseerder
 from events.verwerking import verwerk
 from projections.flow import Telling
 from projections.regio import Regio
-from services.eventstore import Gebeurtenissen, library_env
+from projections.vragen import Leeskant
+from services import bootstrap
+from services.dev.simulator import simuleer, zuid_limburg_profiel
+from services.eventstore.postgres import Gebeurtenissen, library_env
 from services.nats import ijw_bestanden, nats_servers, publiceer, verwijder_stream
-from services.projector import Projector
 from services.runtime import EmbeddedRuntime, Endpoints
 from services.settings import Settings
-from services.simulator import simuleer, zuid_limburg_profiel
 
 EVENTS_PER_JAAR = 25_000  # Zuid-Limburg-sized traffic stores about this many events a year
 BASELINE_EVENTS = 20_000
@@ -164,10 +165,12 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
         processen += [ingest, projector_proces]
         begin = time.perf_counter()
         asyncio.run(publiceer(settings.nats_url or "", settings, bestanden))
-        store = Gebeurtenissen(settings.database_url or "")
-        projector = Projector(store, [regio])
+        projector = bootstrap.projector(settings, settings.database_url or "")
+        store = projector.store
+        leeskant = bootstrap.leeskant(projector)
         doel = asyncio.run(_last_seq(settings))
-        while store.positie(f"nats:{settings.stream}") < doel or projector.positie() < projector.laatste():
+        bron = bootstrap.ingest_bron(settings)
+        while store.positie(bron) < doel or projector.positie() < projector.laatste():
             _leeft(ingest, projector_proces)
             time.sleep(0.2)
         meting.ingest_seconds = time.perf_counter() - begin
@@ -191,12 +194,12 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
 
         meld("counts queries")
         meting.query_historic_ms, meting.query_live_ms, meting.query_live_cold_ms = _queries(
-            projector, regio)
+            leeskant, regio)
 
         meld("baseline (a): raw COPY")
         meting.copy_rows_per_s = _copy(settings.database_url or "", meting.events)
         meld("baseline (c): the counts in plain SQL from a flat allocations table")
-        meting.analyst_sql_ms, meting.analyst_sql_agrees = _analist(projector, regio)
+        meting.analyst_sql_ms, meting.analyst_sql_agrees = _analist(leeskant, regio)
         meld(f"baseline (b): the straightforward path on {baseline_events:,} events")
         straight = runtime.nieuw(f"bench_straight_{events}", settings)
         (meting.straightforward_save_events_per_s,
@@ -237,11 +240,11 @@ def _percentielen(ms: list[float]) -> dict[str, float]:
     return {"p50": round(q[49], 1), "p95": round(q[94], 1), "p99": round(q[98], 1)}
 
 
-def _queries(projector: Projector, regio: Regio, n: int = 60) -> tuple[dict, dict, dict]:
+def _queries(leeskant: Leeskant, regio: Regio, n: int = 60) -> tuple[dict, dict, dict]:
     """Historic at random peildatum and K; live asked repeatedly (the dashboard's case) and
     cold, right after the projection moved (answer from memory forgotten)."""
     rng = random.Random(1)  # noqa: S311 - reproducible query dates
-    with projector.recorder.datastore.transaction(commit=False) as curs:
+    with leeskant.view.datastore.transaction(commit=False) as curs:
         curs.execute("SELECT min(start) AS a, max(start) AS b FROM flow_periode")
         row = curs.fetchone()
     eerste, laatste = row["a"] or date(2023, 1, 1), row["b"] or date(2023, 12, 31)
@@ -252,14 +255,14 @@ def _queries(projector: Projector, regio: Regio, n: int = 60) -> tuple[dict, dic
         return (time.perf_counter() - begin) * 1000
 
     def live() -> Telling:
-        return projector.telling(regio, date(laatste.year, 1, 1), laatste, None)
+        return leeskant.telling(regio, date(laatste.year, 1, 1), laatste, None)
 
     historisch, opnieuw, koud = [], [], []
     for _ in range(n):
         pd = eerste + timedelta(days=rng.randint(180, max(181, (laatste - eerste).days)))
         k = pd + timedelta(days=rng.randint(0, 400))
-        historisch.append(ms(lambda pd=pd, k=k: projector.telling(regio, date(pd.year, 1, 1), pd, k)))
-        projector.vergeet_tellingen()
+        historisch.append(ms(lambda pd=pd, k=k: leeskant.telling(regio, date(pd.year, 1, 1), pd, k)))
+        leeskant.vergeet_tellingen()
         koud.append(ms(live))
         opnieuw.append(ms(live))
     return _percentielen(historisch), _percentielen(opnieuw), _percentielen(koud)
@@ -309,9 +312,9 @@ FROM met_voorganger WHERE ingangsdatum BETWEEN %(van)s AND %(pd)s GROUP BY segme
 """
 
 
-def _analist(projector: Projector, regio: Regio) -> tuple[float, bool]:
+def _analist(leeskant: Leeskant, regio: Regio) -> tuple[float, bool]:
     """Inflow counts as an analyst would write them in SQL, timed and checked against ours."""
-    with projector.recorder.datastore.transaction(commit=True) as curs:
+    with leeskant.view.datastore.transaction(commit=True) as curs:
         curs.execute("SELECT DISTINCT gemeentecode, categorie, code, min(ingangsdatum) AS d "
                      "FROM flow_versie GROUP BY 1, 2, 3")
         rijen = curs.fetchall()
@@ -328,12 +331,12 @@ def _analist(projector: Projector, regio: Regio) -> tuple[float, bool]:
     pd = date(laatste.year - 1, 12, 31)
     k = pd + timedelta(days=90)
     begin = time.perf_counter()
-    with projector.recorder.datastore.transaction(commit=False) as curs:
+    with leeskant.view.datastore.transaction(commit=False) as curs:
         curs.execute(_ANALIST_SQL, {"k": k, "n": regio.n, "m": regio.m,
                                     "van": date(pd.year, 1, 1), "pd": pd})
         sql = {r["segment"]: r for r in curs.fetchall()}
     ms = (time.perf_counter() - begin) * 1000
-    ons = projector.telling(regio, date(pd.year, 1, 1), pd, k)
+    ons = leeskant.telling(regio, date(pd.year, 1, 1), pd, k)
     velden = ("instroom", "stapeling", "doorstroom", "recidive", "hernieuwde_instroom")
     agrees = all(
         (sql[s.segment][v] if s.segment in sql else 0) == getattr(s, v)

@@ -3,6 +3,7 @@ services. OpenAPI comes from the code (`/openapi.json`, `/docs`); every table al
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
@@ -14,17 +15,17 @@ from pydantic import BaseModel, Field
 
 from projections.flow import Telling
 from projections.regio import Regio
-from services import dashboard
-from services.leeskant import (
+from projections.vragen import (
+    Leeskant,
     OngeldigeVraag,
+    aandeel_in_regio,
     als_csv,
     kies_regio,
     redelijk,
-    regio_en_gemeenten,
-    tijdreeks,
+    replay,
     venster,
 )
-from services.projector import Projector, diff, replay
+from services.http import dashboard
 
 
 class Formaat(StrEnum):
@@ -127,8 +128,10 @@ def _csv(text: str, naam: str) -> Response:
                              headers={"Content-Disposition": f'attachment; filename="{naam}.csv"'})
 
 
-def maak_api(projector: Projector, regios: dict[str, Regio]) -> FastAPI:
-    """The API over one projector; the composition root passes both in."""
+def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
+             regios: dict[str, Regio]) -> FastAPI:
+    """The API over the flow view's questions; `eventlog` gives the events `replay` reads.
+    The composition root passes all three in."""
     api = FastAPI(
         title="jeugdstroom",
         description="Flow figures of Dutch youth-care regions from their iJw traffic, for any "
@@ -164,7 +167,7 @@ def maak_api(projector: Projector, regios: dict[str, Regio]) -> FastAPI:
                ) -> Any:
         regio = kies_regio(regios, region)
         start, pd = venster(regio, peildatum, van, gemeente)
-        telling = projector.telling(regio, start, pd, redelijk(known_at, "known_at"), gemeente)
+        telling = leeskant.telling(regio, start, pd, redelijk(known_at, "known_at"), gemeente)
         if format is Formaat.csv or publication:
             return _csv(als_csv(telling, min_cel=regio.min_cel if publication else None),
                         f"{regio.id}-{pd}")
@@ -175,8 +178,8 @@ def maak_api(projector: Projector, regios: dict[str, Regio]) -> FastAPI:
                      known_at: KnownAt = None, gemeente: Gemeente = None) -> ReplayOut:
         regio = kies_regio(regios, region)
         start, pd = venster(regio, peildatum, van, gemeente)
-        opnieuw = replay(projector.store, regio, start, pd, known_at, gemeente)
-        projectie = projector.telling(regio, start, pd, known_at, gemeente)
+        opnieuw = replay(eventlog(), regio, start, pd, known_at, gemeente)
+        projectie = leeskant.telling(regio, start, pd, known_at, gemeente)
         return ReplayOut(agrees=opnieuw.als_dict() == projectie.als_dict(),
                          projection=_counts(projectie), replay=_counts(opnieuw))
 
@@ -188,8 +191,8 @@ def maak_api(projector: Projector, regios: dict[str, Regio]) -> FastAPI:
             raise OngeldigeVraag("send known_at twice: ?known_at=K1&known_at=K2")
         regio = kies_regio(regios, region)
         start, pd = venster(regio, peildatum, van, gemeente)
-        een, twee, wijzigingen = diff(projector, regio, start, pd, known_at[0], known_at[1],
-                                      gemeente)
+        een, twee, wijzigingen = leeskant.diff(regio, start, pd, known_at[0], known_at[1],
+                                               gemeente)
         return DiffOut(k1=_counts(een), k2=_counts(twee), allocations=[
             ChangeOut(client=w.client[:12], toewijzing=f"{w.gemeentecode}:{w.toewijzingnummer}",
                       segment=w.segment, at_k1=w.oud, at_k2=w.nieuw, caused_by=w.oorzaak)
@@ -204,7 +207,7 @@ def maak_api(projector: Projector, regios: dict[str, Regio]) -> FastAPI:
                    format: Formaat = Formaat.json) -> Any:
         regio = kies_regio(regios, region)
         venster(regio, date.today(), date.today(), gemeente)  # checks the gemeente
-        reeks = tijdreeks(projector, regio, from_month, to_month, known_at, gemeente)
+        reeks = leeskant.tijdreeks(regio, from_month, to_month, known_at, gemeente)
         rows = [MonthOut(month=m.maand, segment=m.segment, instroom=m.instroom,
                          uitstroom=m.uitstroom, in_zorg=m.in_zorg) for m in reeks]
         if format is Formaat.csv:
@@ -219,12 +222,10 @@ def maak_api(projector: Projector, regios: dict[str, Regio]) -> FastAPI:
                   known_at: KnownAt = None, format: Formaat = Formaat.json) -> Any:
         regio = kies_regio(regios, region)
         start, pd = venster(regio, peildatum, van, None)
-        regio_telling, tellingen = regio_en_gemeenten(projector, regio, start, pd, known_at)
-        totaal = {s.segment: s.unieke_jeugdigen for s in regio_telling.segmenten}
+        regio_telling, tellingen = leeskant.regio_en_gemeenten(regio, start, pd, known_at)
         rows = [GemeenteOut(
             gemeente=t.gemeente or "", name=regio.gemeenten[t.gemeente or ""], counts=_counts(t),
-            share_of_region={s.segment: round(s.unieke_jeugdigen / totaal[s.segment], 4)
-                             if totaal[s.segment] else None for s in t.segmenten})
+            share_of_region=aandeel_in_regio(t, regio_telling))
             for t in tellingen]
         if format is Formaat.csv:
             kop = "gemeente,name,segment,instroom,uitstroom,in_zorg,unieke_jeugdigen,share\n"
@@ -237,7 +238,7 @@ def maak_api(projector: Projector, regios: dict[str, Regio]) -> FastAPI:
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
     def pagina(regio: str | None = None, peildatum: str | None = None,
                bekend_op: str | None = None) -> HTMLResponse:
-        html, status = dashboard.pagina(projector, regios, regio, peildatum, bekend_op)
+        html, status = dashboard.pagina(leeskant, regios, regio, peildatum, bekend_op)
         return HTMLResponse(html, status_code=status)
 
     return api

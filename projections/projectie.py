@@ -1,0 +1,82 @@
+"""The flow projection: domain events in, the flow view's periods out.
+
+It knows which events move the flow figures (toewijzing registrations and versions; starts,
+stops and declarations do not), turns them into the flow rules' plain data, and re-classifies
+exactly the clients a page touches (`flow.tijdlijn`). It is fed by the projector (a runner
+over the event store's notification log) and, for `replay`, not at all: replay reads the
+same events through `uit_eventlog` and counts them with the same rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
+
+from events.domain import Toewijzing
+from projections.flow import Versie, tijdlijn
+from projections.regio import Regio
+from projections.view import FlowView, Pagina
+
+TOPICS = (get_topic(Toewijzing.Geregistreerd), get_topic(Toewijzing.VersieOntvangen))
+
+
+def versie_uit_event(e: Toewijzing.VersieOntvangen, gemeentecode: str, nummer: str) -> Versie:
+    """A stored version event as the flow rules see it."""
+    return Versie(gemeentecode, nummer, e.client, e.categorie, e.code, e.toegewezen_op,
+                  e.ingangsdatum, e.einddatum, e.reden_wijziging, e.dagtekening,
+                  e.bericht_identificatie)
+
+
+def uit_eventlog(events: Iterable[object]) -> list[Versie]:
+    """All versions from the event log alone, in any order: the input of `replay`."""
+    toewijzingen: dict[UUID, tuple[str, str]] = {}
+    versies = []
+    for e in events:
+        if isinstance(e, Toewijzing.Geregistreerd):
+            toewijzingen[e.originator_id] = (e.gemeentecode, e.toewijzingnummer)
+        elif isinstance(e, Toewijzing.VersieOntvangen):
+            versies.append(versie_uit_event(e, *toewijzingen[e.originator_id]))
+    return versies
+
+
+class FlowProjectie:
+    """Writes pages of toewijzing events into a flow view, for the given regions."""
+
+    def __init__(self, view: FlowView, regios: Sequence[Regio]) -> None:
+        self.view = view
+        self.regios = list(regios)
+
+    def pagina(self, events: Iterable[tuple[int, object]]) -> Pagina:
+        """One page of (notification id, domain event) as the view stores it.
+
+        A version's toewijzing is registered earlier in the log (its aggregate's first
+        event), in this page or in the view already."""
+        toewijzingen: list[tuple[object, str, str]] = []
+        nieuw: dict[object, tuple[str, str]] = {}
+        ruwe_versies: list[tuple[int, Toewijzing.VersieOntvangen]] = []
+        for nid, e in events:
+            if isinstance(e, Toewijzing.Geregistreerd):
+                toewijzingen.append((e.originator_id, e.gemeentecode, e.toewijzingnummer))
+                nieuw[e.originator_id] = (e.gemeentecode, e.toewijzingnummer)
+            elif isinstance(e, Toewijzing.VersieOntvangen):
+                ruwe_versies.append((nid, e))
+        bekend = self.view.toewijzingen({e.originator_id for _, e in ruwe_versies} - nieuw.keys())
+        sleutels = {**bekend, **nieuw}
+        return Pagina(toewijzingen, [
+            (nid, e.originator_id, versie_uit_event(e, *sleutels[e.originator_id]))
+            for nid, e in ruwe_versies])
+
+    def projecteer(self, events: Iterable[tuple[int, object]], tot: int) -> int:
+        """Store a page and re-classify exactly the clients it touches, in one transaction
+        ending at log position `tot`; returns the number of clients re-classified."""
+        pagina = self.pagina(events)
+        with self.view.schrijf(tot) as schrijver:
+            clients = schrijver.clients_van(schrijver.voeg_toe(pagina))
+            for regio in self.regios:
+                per_client = schrijver.versies_van(clients, regio.gemeenten)
+                schrijver.vervang_perioden(regio.id, clients, [
+                    periode for client, versies in per_client.items()
+                    for periode in tijdlijn(versies, regio, {client})])
+        return len(clients)

@@ -1,0 +1,137 @@
+"""The flow view: what the projection writes and every query reads.
+
+As in the event store library's projection design, a view is an interface with a PostgreSQL
+implementation (`projections.postgres.PostgresFlowView`) and an in-memory one (below, for
+fast tests of the projection and the queries). The projection writes one page of the event
+log per transaction, together with its tracking position, so that a restart neither skips
+nor doubles a page; readers ask for the periods that held at a knowledge time.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+from projections.flow import Periode, Sleutel, Versie
+
+
+@dataclass(frozen=True)
+class Pagina:
+    """What one page of the event log adds: new toewijzingen and new versions.
+
+    A toewijzing is (aggregate id, gemeentecode, ToewijzingNummer); a version is
+    (notification id, aggregate id, the version as the flow rules see it)."""
+
+    toewijzingen: list[tuple[object, str, str]]
+    versies: list[tuple[int, object, Versie]]
+
+
+class FlowSchrijver(Protocol):
+    """The writes of one page, inside one transaction with the tracking position."""
+
+    def voeg_toe(self, pagina: Pagina) -> set[Sleutel]:
+        """Store the page's toewijzingen and versions; returns the toewijzingen it touched."""
+        ...
+
+    def clients_van(self, toewijzingen: set[Sleutel]) -> list[str]:
+        """Every client these toewijzingen ever belonged to: all their figures may move."""
+        ...
+
+    def versies_van(self, clients: Sequence[str], gemeenten: Iterable[str]) -> dict[str, list[Versie]]:
+        """Per client, every version of every toewijzing (of these gemeenten) that ever
+        belonged to it: all that classifying that client needs."""
+        ...
+
+    def vervang_perioden(self, regio: str, clients: Sequence[str], perioden: Iterable[Periode]) -> None:
+        """Replace these clients' periods in the region by the given ones."""
+        ...
+
+
+class FlowView(Protocol):
+    def positie(self) -> int:
+        """The last event log position projected (0: none)."""
+        ...
+
+    def schrijf(self, tot: int) -> AbstractContextManager[FlowSchrijver]:
+        """One transaction that ends with the tracking position `tot`."""
+        ...
+
+    def perioden_op(self, regio: str, k: date, van: date, peildatum: date) -> list[Periode]:
+        """Allocations as classified at K that overlap [van, peildatum]: all any count needs."""
+        ...
+
+    def toewijzingen(self, ids: set[object]) -> dict[object, tuple[str, str]]:
+        """(gemeentecode, ToewijzingNummer) of already projected toewijzingen, by aggregate id."""
+        ...
+
+    def wis(self) -> None:
+        """Forget the projection, for a rebuild from the event log."""
+        ...
+
+
+class InMemoryFlowView:
+    """The flow view in plain dictionaries: the same contract, for unit tests."""
+
+    def __init__(self) -> None:
+        self._positie = 0
+        self._toewijzingen: dict[object, tuple[str, str]] = {}
+        self._versies: dict[int, Versie] = {}
+        self._perioden: dict[str, dict[str, list[Periode]]] = defaultdict(dict)
+
+    def positie(self) -> int:
+        return self._positie
+
+    @contextmanager
+    def schrijf(self, tot: int) -> Iterator[FlowSchrijver]:
+        if tot <= self._positie:
+            raise ValueError(f"position {tot} is already projected (at {self._positie})")
+        yield _InMemorySchrijver(self)
+        self._positie = tot
+
+    def perioden_op(self, regio: str, k: date, van: date, peildatum: date) -> list[Periode]:
+        return [p for perioden in self._perioden[regio].values() for p in perioden
+                if p.bekend_vanaf <= k and (p.bekend_tot is None or k < p.bekend_tot)
+                and p.classificatie.allocatie.overlapt(van, peildatum)]
+
+    def toewijzingen(self, ids: set[object]) -> dict[object, tuple[str, str]]:
+        return {i: self._toewijzingen[i] for i in ids if i in self._toewijzingen}
+
+    def wis(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+
+class _InMemorySchrijver:
+    def __init__(self, view: InMemoryFlowView) -> None:
+        self.view = view
+
+    def voeg_toe(self, pagina: Pagina) -> set[Sleutel]:
+        for originator, gemeentecode, nummer in pagina.toewijzingen:
+            self.view._toewijzingen[originator] = (gemeentecode, nummer)
+        for nid, _, versie in pagina.versies:
+            self.view._versies[nid] = versie
+        return {v.sleutel for _, _, v in pagina.versies}
+
+    def clients_van(self, toewijzingen: set[Sleutel]) -> list[str]:
+        return sorted({v.client for v in self.view._versies.values() if v.sleutel in toewijzingen})
+
+    def versies_van(self, clients: Sequence[str], gemeenten: Iterable[str]) -> dict[str, list[Versie]]:
+        binnen = set(gemeenten)
+        result: dict[str, list[Versie]] = {}
+        for client in clients:
+            sleutels = {v.sleutel for v in self.view._versies.values() if v.client == client}
+            versies = [v for v in self.view._versies.values()
+                       if v.sleutel in sleutels and v.gemeentecode in binnen]
+            if versies:
+                result[client] = versies
+        return result
+
+    def vervang_perioden(self, regio: str, clients: Sequence[str], perioden: Iterable[Periode]) -> None:
+        per_regio = self.view._perioden[regio]
+        for client in clients:
+            per_regio.pop(client, None)
+        for p in perioden:
+            per_regio.setdefault(p.classificatie.allocatie.client, []).append(p)

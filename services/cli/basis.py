@@ -1,0 +1,182 @@
+"""What every `jeugdstroom` command shares: the app, settings, output and the question options."""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from projections.flow import Telling
+from projections.regio import Regio, RegioConfigError
+from projections.vragen import VELDEN, Leeskant, OngeldigeVraag, als_csv, kies_regio, venster
+from services import bootstrap
+from services.projector.runner import Projector
+from services.runtime import RuntimeError_
+from services.settings import Settings
+
+app = typer.Typer(
+    help="jeugdstroom: youth-care flow figures from a region's own iJw message traffic.\n\n"
+    "Without JEUGDSTROOM_NATS_URL and JEUGDSTROOM_DATABASE_URL every command uses the "
+    "embedded nats-server and PostgreSQL under JEUGDSTROOM_STATE_DIR (default .jeugdstroom), "
+    "starting them when needed.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+rejected_app = typer.Typer(
+    help="Messages that were not ingested, with their reason; replay one after a fix.",
+    invoke_without_command=True,
+)
+app.add_typer(rejected_app, name="rejected")
+# piped output (CI logs, files) gets room for the 0-meting table instead of 80 columns
+console = Console(width=None if sys.stdout.isatty() else 150)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log every batch")] = False,
+) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        logging.getLogger("faststream").setLevel(logging.WARNING)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        for e in error.errors():
+            err.print(f"[red]configuration:[/red] {'.'.join(map(str, e['loc']))} {e['msg']}")
+        raise typer.Exit(2) from None
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {escape(message)}")
+    return typer.Exit(2)
+
+
+def _endpoints(settings: Settings) -> bootstrap.Endpoints:
+    try:
+        return bootstrap.endpoints(settings)
+    except RuntimeError_ as error:
+        raise _fail(str(error)) from None
+
+
+RegionOpt = Annotated[str, typer.Option("--region", help="region id (see `jeugdstroom regions list`)")]
+DateOpt = Annotated[datetime, typer.Option(formats=["%Y-%m-%d"])]
+FromOpt = Annotated[datetime | None, typer.Option(
+    "--from", formats=["%Y-%m-%d"], help="first day of the window (default: 1 January)")]
+KnownAtOpt = Annotated[datetime | None, typer.Option(
+    "--known-at", formats=["%Y-%m-%d"], help="knowledge date K (default: now)")]
+GemeenteOpt = Annotated[str | None, typer.Option(help="one gemeente (4-digit CBS code)")]
+RegionConfigOpt = Annotated[list[Path] | None, typer.Option(
+    "--region-config", help="extra region file(s) (TOML), beside the shipped ones")]
+
+
+_KOP = {"instroom": "instr.", "stapeling": "stap.", "doorstroom": "doorstr.",
+        "recidive": "recid.", "hernieuwde_instroom": "hern. instr.", "uitstroom": "uitstr.",
+        "uitstroom_voorlopig": "w.v. voorl.", "in_zorg": "in zorg", "unieke_jeugdigen": "uniek"}
+
+
+class Formaat(enum.StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def _regio(settings: Settings, region: str, extra: list[Path] | None) -> Regio:
+    try:
+        return kies_regio(_alle_regios(settings, extra), region)
+    except OngeldigeVraag as error:
+        raise _fail(str(error)) from None
+
+
+def _vraag(region: str, peildatum: datetime, van: datetime | None, gemeente: str | None,
+           extra: list[Path] | None) -> tuple[Settings, Regio, date, date]:
+    """Settings, region and window of a counts/replay/diff question, or a clear failure."""
+    settings = _settings()
+    regio = _regio(settings, region, extra)
+    try:
+        start, pd = venster(regio, peildatum.date(), van.date() if van else None, gemeente)
+    except OngeldigeVraag as error:
+        raise _fail(str(error)) from None
+    return settings, regio, start, pd
+
+
+def _projector(settings: Settings, extra: list[Path] | None) -> Projector:
+    servers = _endpoints(settings)
+    try:
+        projector = bootstrap.projector(settings, servers.database_url, extra)
+    except RegioConfigError as error:
+        raise _fail(str(error)) from None
+    achter = projector.laatste() - projector.positie()
+    if achter > 0:
+        err.print(f"[yellow]note:[/yellow] the projection is {achter} events behind the event "
+                  "store; run `jeugdstroom project` for the latest figures")
+    return projector
+
+
+def _leeskant(settings: Settings, extra: list[Path] | None) -> tuple[Projector, Leeskant]:
+    projector = _projector(settings, extra)
+    return projector, bootstrap.leeskant(projector)
+
+
+def _toon(telling: Telling, formaat: Formaat, titel: str) -> None:
+    data = telling.als_dict()
+    if formaat is Formaat.json:
+        console.print_json(json.dumps(data))
+        return
+    kolommen = VELDEN
+    if formaat is Formaat.csv:
+        sys.stdout.write(als_csv(telling))
+        return
+    table = Table(title=titel, title_justify="left")
+    table.add_column("segment")
+    for k in kolommen:
+        table.add_column(_KOP[k], justify="right")
+    for s in data["segments"]:
+        table.add_row(s["name"], *("n.v.t." if s[k] is None else str(s[k]) for k in kolommen))
+    console.print(table)
+    console.print(f"unieke jeugdigen totaal: {data['totaal_unieke_jeugdigen']}; "
+                  f"toewijzingen zonder segment (unmapped): {data['unmapped_toewijzingen']}")
+    for waarschuwing in data["warnings"]:
+        err.print(f"[yellow]warning:[/yellow] {escape(waarschuwing)}")
+
+
+def _titel(regio: Regio, van: date, pd: date, k: date | None, gemeente: str | None) -> str:
+    waar = regio.gemeenten[gemeente] if gemeente else regio.naam
+    return (f"{waar}: {van.isoformat()} t/m {pd.isoformat()}, "
+            f"bekend op {k.isoformat() if k else 'nu'}")
+
+
+
+def _alle_regios(settings: Settings, extra: list[Path] | None) -> dict[str, Regio]:
+    try:
+        return bootstrap.regios(settings, extra)
+    except RegioConfigError as error:
+        raise _fail(str(error)) from None
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err,
+    )
+
+
+
+
+HostOpt = Annotated[str, typer.Option(help="address to listen on")]
+PortOpt = Annotated[int, typer.Option(help="port to listen on")]

@@ -1,0 +1,308 @@
+"""Commands for the operator on call: servers, publishing, ingest, rejections, the projector
+and the API."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import nats
+import typer
+from nats.js.errors import NotFoundError
+from rich.markup import escape
+from rich.table import Table
+
+from events.gemeenten import GemeenteRegister, GemeenteRegisterError
+from events.ijw import Afgewezen
+from projections.regio import RegioConfigError, regios_uit_cbs
+from services import bootstrap
+from services.cli.basis import (
+    HostOpt,
+    PortOpt,
+    RegionConfigOpt,
+    _alle_regios,
+    _endpoints,
+    _fail,
+    _progress,
+    _projector,
+    _settings,
+    app,
+    console,
+    err,
+    rejected_app,
+)
+from services.ingest.validatie import StreamBericht
+from services.nats import ijw_bestanden, nats_servers, publiceer
+from services.projector.updates import asyncapi_json
+from services.runtime import EmbeddedRuntime, free_port, port_free
+from services.settings import Settings
+
+
+@app.command()
+def up() -> None:
+    """Start the embedded nats-server (JetStream) and PostgreSQL on free ports, and say where."""
+    settings = _settings()
+    if not settings.embedded:
+        raise _fail("JEUGDSTROOM_NATS_URL/DATABASE_URL are set: nothing embedded to start")
+    servers = _endpoints(settings)
+    console.print(f"state dir   {settings.state_dir.resolve()}")
+    console.print(f"NATS        {servers.nats_url}")
+    console.print(f"PostgreSQL  {servers.database_url}")
+    console.print("stop them with: jeugdstroom down")
+
+
+@app.command()
+def down() -> None:
+    """Stop the embedded servers; their data stays in the state dir for the next `up`."""
+    settings = _settings()
+    EmbeddedRuntime(settings.state_dir).down()
+    console.print("embedded servers stopped")
+
+
+@app.command()
+def publish(
+    paths: Annotated[list[Path], typer.Argument(help="iJw XML files, or directories of them")],
+) -> None:
+    """Publish iJw files to ijw.<gemeentecode>.<bericht>, as a municipal backoffice would."""
+    settings = _settings()
+    bestanden = list(ijw_bestanden(paths))
+    missing = [p for p in bestanden if not p.is_file()]
+    if missing:
+        raise _fail(f"no such file: {missing[0]}")
+    servers = _endpoints(settings)
+    with _progress() as progress:
+        task = progress.add_task("publishing", total=len(bestanden))
+        resultaat = asyncio.run(
+            publiceer(servers.nats_url, settings, bestanden,
+                      voortgang=lambda n: progress.advance(task, n))
+        )
+    console.print(
+        f"{resultaat.geaccepteerd} accepted, {resultaat.dubbel} duplicate "
+        f"(dropped by JetStream), {len(resultaat.fouten)} not published"
+    )
+    for pad, reden in resultaat.fouten:
+        err.print(f"[yellow]not published[/yellow] {escape(str(pad))}: {escape(reden)}")
+    if resultaat.fouten:
+        raise typer.Exit(1)
+
+
+@app.command()
+def ingest(
+    until_caught_up: Annotated[bool, typer.Option(
+        "--until-caught-up", help="stop once everything now in the stream is ingested")] = False,
+) -> None:
+    """Run the ingest service: validate, pseudonymise and store iJw messages from JetStream."""
+    settings = _settings()
+    servers = _endpoints(settings)
+    try:
+        if until_caught_up:
+            _ingest_until_caught_up(settings, servers)
+            return
+        # the URL may carry user:password@ (deploy/): show the servers only
+        err.print(f"ingest: {re.sub(r'//[^/@,]*@', '//', servers.nats_url)} -> event store; "
+                  "Ctrl-C stops")
+        asyncio.run(bootstrap.ingest_service(settings, servers))
+    except (bootstrap.ConfigurationError, GemeenteRegisterError) as error:
+        raise _fail(str(error)) from None
+
+
+def _ingest_until_caught_up(settings: Settings, servers: bootstrap.Endpoints) -> None:
+    with _progress() as progress:
+        task = progress.add_task("ingesting (stream seq)", total=None)
+
+        def voortgang(positie: int, target: int) -> None:
+            progress.update(task, completed=positie, total=target)
+
+        result = asyncio.run(bootstrap.ingest_until_caught_up(settings, servers, voortgang=voortgang))
+    totaal = result.totaal
+    console.print(f"{totaal.berichten} messages ingested: {totaal.records} iJw records, "
+                  f"{totaal.events} new events, {len(totaal.afgewezen)} rejected"
+                  + (" (see `jeugdstroom rejected`)" if totaal.afgewezen else ""))
+
+
+@app.command()
+def status() -> None:
+    """How far ingest is: stream messages, committed position, open rejections."""
+    settings = _settings()
+    servers = _endpoints(settings)
+    store = bootstrap.event_store(servers.database_url)
+    positie = store.positie(bootstrap.ingest_bron(settings))
+
+    async def last_seq() -> int:
+        nc = await nats.connect(nats_servers(servers.nats_url))
+        try:
+            info = await nc.jetstream().stream_info(settings.stream)
+            return int(info.state.last_seq)
+        except NotFoundError:
+            return 0
+        finally:
+            await nc.close()
+
+    table = Table(show_header=False)
+    table.add_row("stream", settings.stream)
+    table.add_row("last stream seq", str(asyncio.run(last_seq())))
+    table.add_row("ingested up to seq", str(positie))
+    table.add_row("open rejections", str(len(store.afwijzingen())))
+    console.print(table)
+
+
+@rejected_app.callback()
+def rejected(
+    ctx: typer.Context,
+    all_: Annotated[bool, typer.Option("--all", help="also those replayed since")] = False,
+) -> None:
+    """List rejected messages: stream sequence, subject and reason (never a BSN)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = _settings()
+    store = bootstrap.event_store(_endpoints(settings).database_url)
+    afwijzingen = store.afwijzingen(ook_hersteld=all_)
+    table = Table("seq", "subject", "rejected at", "reason", *(["replayed"] if all_ else []))
+    for a in afwijzingen:
+        moment = a.afgewezen_op.strftime("%Y-%m-%d %H:%M") if a.afgewezen_op else ""
+        hersteld = [a.hersteld_op.strftime("%Y-%m-%d %H:%M") if a.hersteld_op else ""]
+        table.add_row(str(a.stream_seq), escape(a.subject), moment, escape(a.reden),
+                      *(hersteld if all_ else []))
+    console.print(table)
+    console.print(f"{len(afwijzingen)} rejected; replay one after a fix with "
+                  "`jeugdstroom rejected replay SEQ`")
+
+
+@rejected_app.command("replay")
+def replay_rejected(
+    seq: Annotated[int, typer.Argument(help="stream sequence of the rejected message")],
+) -> None:
+    """Validate and ingest one rejected message again, with the current configuration."""
+    settings = _settings()
+    servers = _endpoints(settings)
+    try:
+        service = bootstrap.ingest(settings, servers.database_url)
+    except (bootstrap.ConfigurationError, GemeenteRegisterError) as error:
+        raise _fail(str(error)) from None
+    afwijzing = service.store.afwijzing(seq)
+    if afwijzing is None:
+        raise _fail(f"stream seq {seq} is not a rejected message (see `jeugdstroom rejected`)")
+    if afwijzing.hersteld_op is not None:
+        raise _fail(f"stream seq {seq} was replayed already at {afwijzing.hersteld_op:%Y-%m-%d %H:%M}")
+
+    async def fetch() -> StreamBericht:
+        nc = await nats.connect(nats_servers(servers.nats_url))
+        try:
+            raw = await nc.jetstream().get_msg(settings.stream, seq)
+            return StreamBericht(seq, raw.subject or "", raw.data or b"")
+        finally:
+            await nc.close()
+
+    try:
+        bericht = asyncio.run(fetch())
+    except NotFoundError:
+        raise _fail(f"stream seq {seq} is no longer in stream {settings.stream}") from None
+    try:
+        uitkomst = service.herstel(bericht)
+    except Afgewezen as afgewezen:
+        err.print(f"[yellow]still rejected:[/yellow] {escape(afgewezen.reden)}")
+        raise typer.Exit(1) from None
+    console.print(f"stream seq {seq} ingested: {uitkomst.records} iJw records, "
+                  f"{uitkomst.events} new events")
+
+
+@app.command()
+def project(
+    until_caught_up: Annotated[bool, typer.Option(
+        "--until-caught-up", help="stop once the projection has reached the event store")] = False,
+    rebuild: Annotated[bool, typer.Option(
+        "--rebuild", help="drop the read tables and project the whole event log again")] = False,
+    region_config: RegionConfigOpt = None,
+) -> None:
+    """Run the projector: keep the flow read tables up to date with the event store."""
+    settings = _settings()
+    projector = _projector(settings, region_config)
+    live = bootstrap.live_updates(settings, projector, _endpoints(settings).nats_url)
+
+    def bijgewerkt(positie: int) -> None:
+        n = asyncio.run(live.publiceer(positie))
+        if n:
+            err.print(f"{n} live count updates published (jeugdstroom.counts.*)")
+
+    if rebuild:
+        projector.herbouw()
+    if not until_caught_up:
+        err.print("projector: following the event store; Ctrl-C stops")
+        projector.volg(bijgewerkt=bijgewerkt)
+        return
+    with _progress() as progress:
+        task = progress.add_task("projecting (events)", total=None)
+        projector.volg(tot_bij=True, bijgewerkt=bijgewerkt,
+                       voortgang=lambda pos, doel: progress.update(task, completed=pos, total=doel))
+    console.print(f"projection at event {projector.positie()}")
+
+
+@app.command()
+def asyncapi() -> None:
+    """Print the AsyncAPI document of the projection updates published on NATS."""
+    sys.stdout.write(asyncapi_json() + "\n")
+
+
+def _serve(settings: Settings, database_url: str, extra: list[Path] | None, host: str,
+           port: int) -> None:
+    import uvicorn
+
+    try:
+        web = bootstrap.api(settings, database_url, extra)
+    except RegioConfigError as error:
+        raise _fail(str(error)) from None
+    if host == "127.0.0.1" and not port_free(port):
+        vrij = free_port()
+        err.print(f"port {port} is taken; serving on {vrij} instead (choose one with --port)")
+        port = vrij
+    console.print(f"dashboard: http://{host}:{port}/   API: http://{host}:{port}/docs   "
+                  "(Ctrl-C stops)")
+    uvicorn.run(web, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def serve(
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
+    region_config: RegionConfigOpt = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) and the dashboard page (/)."""
+    settings = _settings()
+    _serve(settings, _endpoints(settings).database_url, region_config, host, port)
+
+
+regions_app = typer.Typer(help="Region configurations: list them, or make them from the CBS list.")
+app.add_typer(regions_app, name="regions")
+
+
+@regions_app.command("list")
+def regions_list(region_config: RegionConfigOpt = None) -> None:
+    """The regions jeugdstroom knows, with their gemeenten and segments."""
+    settings = _settings()
+    table = Table("id", "name", "gemeenten", "segments", "history_start")
+    for regio in _alle_regios(settings, region_config).values():
+        table.add_row(regio.id, regio.naam, str(len(regio.gemeenten)),
+                      ", ".join(s.id + ("" if s.flow else " (no flow)") for s in regio.segmenten),
+                      regio.history_start.isoformat())
+    console.print(table)
+
+
+@regions_app.command("from-cbs")
+def regions_from_cbs(
+    cbs_file: Annotated[Path, typer.Argument(help="CBS list of gemeenten with jeugdzorgregio (CSV)")],
+    out: Annotated[Path, typer.Option(help="directory for the region files")] = Path("regions"),
+) -> None:
+    """Write one region file per CBS jeugdzorgregio, with a segment per product category."""
+    try:
+        register = GemeenteRegister.from_csv([cbs_file])
+    except GemeenteRegisterError as error:
+        raise _fail(str(error)) from None
+    out.mkdir(parents=True, exist_ok=True)
+    bestanden = regios_uit_cbs(register)
+    for naam, tekst in bestanden.items():
+        (out / f"{naam}.toml").write_text(tekst, encoding="utf-8")
+    console.print(f"{len(bestanden)} region files written to {out}/; refine their segments, then "
+                  f"use them with --region-config or JEUGDSTROOM_REGION_CONFIGS")

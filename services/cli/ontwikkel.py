@@ -1,0 +1,224 @@
+"""Commands for developers and first-time users: simulated traffic, the demo and the bench.
+
+`services.dev` (simulator, bench) is imported inside the commands: no production process
+loads it."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from events.gemeenten import GemeenteRegisterError
+from projections.regio import Regio
+from projections.vragen import VELDEN
+from services import bootstrap
+from services.cli.analist import _delta
+from services.cli.basis import (
+    _KOP,
+    Formaat,
+    PortOpt,
+    RegionConfigOpt,
+    RegionOpt,
+    _endpoints,
+    _fail,
+    _progress,
+    _regio,
+    _settings,
+    _titel,
+    _toon,
+    app,
+    console,
+    err,
+)
+from services.cli.beheer import _ingest_until_caught_up, _serve
+from services.nats import ijw_bestanden, publiceer
+
+if TYPE_CHECKING:
+    from services.dev.bench import Meting
+
+def _jaren(years: str) -> range:
+    try:
+        eerste, _, laatste = years.partition("-")
+        jaren = range(int(eerste), int(laatste or eerste) + 1)
+    except ValueError:
+        raise _fail(f"--years '{years}': write a year or a range, e.g. 2021-2023") from None
+    if not jaren:
+        raise _fail(f"--years '{years}': the first year must not be after the last")
+    return jaren
+
+
+def _simuleer(regio: Regio, jaren: range, seed: int, out: Path) -> int:
+    from services.dev.simulator import simulatie_profiel, simuleer
+
+    try:
+        profiel = simulatie_profiel(regio)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+    if out.exists() and any(out.glob("*.xml")):
+        raise _fail(f"{out} already holds .xml files: choose an empty --out directory")
+    with _progress() as progress:
+        task = progress.add_task(f"simulating {regio.naam} {jaren.start}-{jaren.stop - 1}",
+                                 total=None)
+        resultaat = simuleer(profiel, jaren, seed, out,
+                             voortgang=lambda n: progress.advance(task, n))
+    console.print(f"{resultaat.totaal} files ({resultaat.toewijzingen} toewijzingen, "
+                  f"{resultaat.ijw_records} iJw records, {resultaat.ongeldig} invalid, "
+                  f"{resultaat.duplicaten} duplicates) in {out}")
+    return resultaat.totaal
+
+
+@app.command()
+def simulate(
+    region: RegionOpt = "zuid-limburg",
+    years: Annotated[str, typer.Option(help="e.g. 2021-2023")] = "2021-2023",
+    seed: Annotated[int, typer.Option(help="same seed, same files")] = 1,
+    out: Annotated[Path, typer.Option(help="directory for the XML files")] = Path("simulated"),
+    region_config: RegionConfigOpt = None,
+) -> None:
+    """Write valid iJw 3.2 traffic of a synthetic region, with realistic messiness."""
+    settings = _settings()
+    _simuleer(_regio(settings, region, region_config), _jaren(years), seed, out)
+
+
+@app.command()
+def demo(
+    region: RegionOpt = "zuid-limburg",
+    years: Annotated[str, typer.Option(help="simulated years, e.g. 2021-2023")] = "2021-2023",
+    seed: Annotated[int, typer.Option(help="same seed, same traffic")] = 1,
+    region_config: RegionConfigOpt = None,
+    no_serve: Annotated[bool, typer.Option(
+        "--no-serve", help="exit after printing instead of serving the dashboard")] = False,
+    port: PortOpt = 8000,
+) -> None:
+    """The whole path on the embedded default: simulate a region, publish its traffic through
+    NATS, ingest, project, and print the 0-meting of the last year as known 90 days after
+    its peildatum and as known now; then serve the dashboard until Ctrl-C."""
+    settings = _settings()
+    regio = _regio(settings, region, region_config)
+    jaren = _jaren(years)
+    servers = _endpoints(settings)
+    console.print(f"NATS {servers.nats_url}, PostgreSQL {servers.database_url}")
+    out = settings.state_dir / "demo" / f"{regio.id}-{jaren.start}-{jaren.stop - 1}-{seed}"
+    if out.exists() and any(out.glob("*.xml")):
+        console.print(f"reusing the simulated traffic in {out} (same seed, same files)")
+    else:
+        _simuleer(regio, jaren, seed, out)
+    bestanden = list(ijw_bestanden([out]))
+    with _progress() as progress:
+        task = progress.add_task("publishing to NATS", total=len(bestanden))
+        gepubliceerd = asyncio.run(publiceer(servers.nats_url, settings, bestanden,
+                                             voortgang=lambda n: progress.advance(task, n)))
+    console.print(f"{gepubliceerd.geaccepteerd} published, {gepubliceerd.dubbel} dropped by "
+                  "JetStream as duplicates")
+    try:
+        _ingest_until_caught_up(settings, servers)
+    except (bootstrap.ConfigurationError, GemeenteRegisterError) as error:
+        raise _fail(str(error)) from None
+    projector = bootstrap.projector(settings, servers.database_url, region_config)
+    live = bootstrap.live_updates(settings, projector, servers.nats_url)
+    with _progress() as progress:
+        task = progress.add_task("projecting", total=None)
+        projector.volg(tot_bij=True, bijgewerkt=lambda pos: asyncio.run(live.publiceer(pos)),
+                       voortgang=lambda pos, doel: progress.update(task, completed=pos, total=doel))
+    pd = date(jaren.stop - 1, 12, 31)
+    van = date(pd.year, 1, 1)
+    k1 = pd + timedelta(days=90)
+    een, twee, wijzigingen = bootstrap.leeskant(projector).diff(regio, van, pd, k1, date.today())
+    _toon(een, Formaat.table, _titel(regio, van, pd, k1, None))
+    _toon(twee, Formaat.table, _titel(regio, van, pd, None, None))
+    verschil = Table(title=f"difference: as known now minus as known on {k1.isoformat()}",
+                     title_justify="left")
+    verschil.add_column("segment")
+    for veld in VELDEN:
+        verschil.add_column(_KOP[veld], justify="right")
+    for a, b in zip(een.segmenten, twee.segmenten, strict=True):
+        verschil.add_row(a.naam, *(_delta(getattr(a, v), getattr(b, v)) for v in VELDEN))
+    console.print(verschil)
+    console.print(f"{len(wijzigingen)} allocations explain the difference: "
+                  f"jeugdstroom diff --region {regio.id} --peildatum {pd} "
+                  f"--known-at {k1} --known-at {date.today()}")
+    console.print(f"check it from the event log alone: jeugdstroom replay --region {regio.id} "
+                  f"--peildatum {pd} --known-at {k1}")
+    if not no_serve:
+        console.print(f"dashboard for this peildatum: /?regio={regio.id}&peildatum={pd}"
+                      f"&bekend_op={k1} on the address below")
+        _serve(settings, servers.database_url, region_config, "127.0.0.1", port)
+
+
+TARGETS = {"ingest_records_per_s": 20_000, "rebuild_records_per_s": 100_000,
+           "query_historic_p95_ms": 250, "query_live_p95_ms": 20, "peak_rss_mb": 500}
+
+
+@app.command()
+def bench(
+    sizes: Annotated[list[int] | None, typer.Option(
+        "--sizes", help="approximate number of stored events per run (repeat the option); "
+        "default 25000, 100000 and 400000 (about 10 minutes)")] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", help="write the figures here")] = None,
+    baseline_events: Annotated[int, typer.Option(
+        help="events in the straightforward-path sample (b)")] = 20_000,
+) -> None:
+    """Measure ingest end to end, rebuild, queries and memory, beside a raw COPY, the
+    straightforward library path and plain SQL, on embedded servers of its own."""
+    from services.dev.bench import SCHEMA_VERSION, meet
+
+    sizes = sizes or [25_000, 100_000, 400_000]
+    settings = _settings()
+    regio = _regio(settings, "zuid-limburg", None)
+    metingen = []
+    for n in sizes:
+        err.print(f"[bold]size ~{n:,} events[/bold]")
+        metingen.append(meet(settings, regio, n, lambda tekst: err.print(f"  {escape(tekst)}"),
+                             baseline_events))
+    document = {"schema_version": SCHEMA_VERSION, "machine": {"cores": os.cpu_count(),
+                                                  "python": sys.version.split()[0]},
+                "targets": TARGETS, "baseline_events": baseline_events,
+                "runs": [dataclasses.asdict(m) for m in metingen]}
+    if json_file:
+        json_file.write_text(json.dumps(document, indent=2))
+    table = Table("figure", *(f"~{n:,} events" for n in sizes), "target", title="jeugdstroom bench",
+                  title_justify="left")
+
+    def rij(naam: str, waarde: Callable[[Meting], str], doel: str = "") -> None:
+        table.add_row(naam, *(waarde(m) for m in metingen), doel)
+
+    rij("events stored / iJw records", lambda m: f"{m.events:,} / {m.ijw_records:,}")
+    rij("ingest end to end, iJw records/s", lambda m: f"{m.ingest_records_per_s:,.0f}", "20,000")
+    rij("  ratio to (a) COPY rows/s", lambda m: f"{m.ingest_records_per_s / m.copy_rows_per_s:.3f}")
+    rij("  ratio to (b) save() per message",
+        lambda m: f"{m.ingest_records_per_s / m.straightforward_save_events_per_s:.1f}x")
+    rij("  growth: ingest us per stored event", lambda m: f"{m.ingest_seconds / m.events * 1e6:.0f}")
+    rij("rebuild, iJw records/s", lambda m: f"{m.rebuild_records_per_s:,.0f}", "100,000")
+    rij("  ratio to (a) COPY rows/s", lambda m: f"{m.rebuild_records_per_s / m.copy_rows_per_s:.3f}")
+    rij("  ratio to (b) per-event runner",
+        lambda m: f"{m.rebuild_records_per_s / m.straightforward_projection_events_per_s:.1f}x")
+    rij("  growth: rebuild seconds / us per stored event",
+        lambda m: f"{m.rebuild_seconds:.1f} / {m.rebuild_seconds / m.events * 1e6:.0f}")
+    rij("query historic p50/p95/p99 ms",
+        lambda m: "/".join(str(m.query_historic_ms[p]) for p in ("p50", "p95", "p99")), "p95 250")
+    rij("query live p50/p95/p99 ms (asked again)",
+        lambda m: "/".join(str(m.query_live_ms[p]) for p in ("p50", "p95", "p99")), "p95 20")
+    rij("query live p50/p95/p99 ms (first after a change)",
+        lambda m: "/".join(str(m.query_live_cold_ms[p]) for p in ("p50", "p95", "p99")), "p95 20")
+    rij("  historic p95 ratio to (c) plain SQL",
+        lambda m: f"{m.query_historic_ms['p95'] / m.analyst_sql_ms:.1f}x")
+    rij("peak RSS ingest (with its workers) / projector MB",
+        lambda m: f"{m.peak_rss_mb['ingest']:.0f} / {m.peak_rss_mb['projector']:.0f}", "500")
+    rij("(a) raw COPY, rows/s", lambda m: f"{m.copy_rows_per_s:,.0f}")
+    rij("(b) save() per message, events/s", lambda m: f"{m.straightforward_save_events_per_s:,.0f}")
+    rij("(b) library per-event runner, events/s",
+        lambda m: f"{m.straightforward_projection_events_per_s:,.0f}")
+    rij("(c) plain SQL inflow counts, ms (agrees)",
+        lambda m: f"{m.analyst_sql_ms:.0f} ({'yes' if m.analyst_sql_agrees else 'NO'})")
+    console.print(table)

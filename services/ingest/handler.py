@@ -1,0 +1,161 @@
+"""Ingest's unit of work: contiguous runs of validated stream messages into the event store.
+
+The position of ingest is the JetStream stream sequence, kept as the library's tracking
+record in the same transaction as the events (and rejections) it produced, so a run is
+stored, or rejected with its reasons, together with its position, never half. The NATS side
+(`services.ingest.jetstream`) hands runs over strictly in stream order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from uuid import UUID
+
+import eventsourcing.persistence as es
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Tracking
+from psycopg import InterfaceError, OperationalError
+
+from events.domain import Declaratie, Toewijzing, declaratie_id, toewijzing_id
+from events.ijw import Afgewezen, Bericht, redact
+from events.verwerking import Pseudoniem, aggregaat_ids, ijw_records, verwerk
+from services.eventstore.postgres import Afwijzing, Gebeurtenissen
+from services.ingest.validatie import BerichtLezer, StreamBericht
+
+log = logging.getLogger("jeugdstroom.ingest")
+
+# The event store being unreachable is never the message's fault: psycopg's errors, and the
+# eventsourcing library's own wrappers of them (not subclasses of psycopg's), are retried.
+INFRA_ERRORS = (OperationalError, InterfaceError, es.OperationalError, es.InterfaceError,
+                ConnectionError, TimeoutError)
+
+
+@dataclass
+class Uitkomst:
+    berichten: int = 0
+    records: int = 0
+    events: int = 0
+    afgewezen: list[Afwijzing] = field(default_factory=list)
+
+    def plus(self, other: Uitkomst) -> None:
+        self.berichten += other.berichten
+        self.records += other.records
+        self.events += other.events
+        self.afgewezen.extend(other.afgewezen)
+
+
+class _Batch:
+    """The aggregates touched by one batch, loaded in one query, so that two messages on one
+    toewijzing chain up and a batch costs one read and one write."""
+
+    def __init__(self, store: Gebeurtenissen, berichten: Sequence[Bericht]) -> None:
+        self.aggregates: dict[UUID, Aggregate] = store.laad(
+            key for b in berichten for key in aggregaat_ids(b))
+
+    def toewijzing(self, gemeentecode: str, toewijzingnummer: str) -> Toewijzing:
+        key = toewijzing_id(gemeentecode, toewijzingnummer)
+        if key not in self.aggregates:
+            self.aggregates[key] = Toewijzing.registreer(gemeentecode, toewijzingnummer)
+        return self.aggregates[key]  # type: ignore[return-value]
+
+    def declaratie(
+        self, gemeentecode: str, aanbieder: str, identificatie: str, dagtekening: object
+    ) -> Declaratie:
+        key = declaratie_id(gemeentecode, aanbieder, identificatie, dagtekening)  # type: ignore[arg-type]
+        if key not in self.aggregates:
+            self.aggregates[key] = Declaratie.open(
+                gemeentecode, aanbieder, identificatie, dagtekening  # type: ignore[arg-type]
+            )
+        return self.aggregates[key]  # type: ignore[return-value]
+
+
+class Ingest:
+    """Stores contiguous runs of validated stream messages, or their rejections."""
+
+    def __init__(
+        self,
+        store: Gebeurtenissen,
+        lezer: BerichtLezer,
+        pseudoniem: Pseudoniem,
+        *,
+        bron: str,
+        max_pogingen: int = 3,
+    ) -> None:
+        self.store = store
+        self.lezer = lezer
+        self.pseudoniem = pseudoniem
+        self.bron = bron  # the tracking name: one per stream
+        self.max_pogingen = max_pogingen
+
+    def positie(self) -> int:
+        return self.store.positie(self.bron)
+
+    def verwerk(self, berichten: Sequence[StreamBericht],
+                gelezen: Sequence[Bericht | Afgewezen] | None = None) -> Uitkomst:
+        """Commit a contiguous run of messages: one transaction, or one per message on trouble.
+
+        `gelezen`: the messages already validated (by `Lezers`), else they are validated here."""
+        if not berichten:
+            return Uitkomst()
+        try:
+            return self._in_een_transactie(berichten, gelezen)
+        except (*INFRA_ERRORS, IntegrityError):
+            raise  # not the message's fault: retry later, never reject for it
+        except Exception:
+            log.warning("batch of %d failed; retrying message by message", len(berichten))
+        uitkomst = Uitkomst()
+        for bericht in berichten:
+            uitkomst.plus(self._een_bericht(bericht))
+        return uitkomst
+
+    def _in_een_transactie(self, berichten: Sequence[StreamBericht],
+                           gelezen: Sequence[Bericht | Afgewezen] | None = None) -> Uitkomst:
+        uitkomst = Uitkomst(berichten=len(berichten))
+        geldig: list[Bericht] = []
+        for bericht, uit in zip(berichten, gelezen or self.lezer.lees_alle(berichten), strict=True):
+            if isinstance(uit, Afgewezen):
+                uitkomst.afgewezen.append(Afwijzing(bericht.seq, bericht.subject, uit.reden))
+            else:
+                geldig.append(uit)
+        batch = _Batch(self.store, geldig)
+        for bericht in geldig:
+            verwerk(bericht, self.pseudoniem, batch)
+            uitkomst.records += ijw_records(bericht)
+        uitkomst.events = self.store.leg_vast(
+            batch.aggregates.values(),
+            tracking=Tracking(self.bron, berichten[-1].seq),
+            afwijzingen=uitkomst.afgewezen,
+        )
+        return uitkomst
+
+    def _een_bericht(self, bericht: StreamBericht) -> Uitkomst:
+        """Bounded retries for one message, then its rejection record: never a spin, never a loss."""
+        fout: Exception | None = None
+        for _ in range(self.max_pogingen):
+            try:
+                return self._in_een_transactie([bericht])
+            except (*INFRA_ERRORS, IntegrityError):
+                raise
+            except Exception as error:
+                fout = error
+        reden = redact(
+            f"internal error after {self.max_pogingen} attempts: "
+            f"{type(fout).__name__}: {fout}; fix the cause, then replay this message"
+        )
+        afwijzing = Afwijzing(bericht.seq, bericht.subject, reden, pogingen=self.max_pogingen)
+        self.store.leg_vast([], tracking=Tracking(self.bron, bericht.seq), afwijzingen=[afwijzing])
+        return Uitkomst(berichten=1, afgewezen=[afwijzing])
+
+    def herstel(self, bericht: StreamBericht) -> Uitkomst:
+        """Replay one rejected message (after a fix); its tracking position is already past.
+
+        The domain is idempotent (a known version or declaration adds nothing), so a replay
+        that is repeated or races with the stream adds no event twice.
+        """
+        gelezen = self.lezer.lees(bericht)  # raises Afgewezen when it is still wrong
+        batch = _Batch(self.store, [gelezen])
+        verwerk(gelezen, self.pseudoniem, batch)
+        events = self.store.leg_vast(batch.aggregates.values(), tracking=None, hersteld=[bericht.seq])
+        return Uitkomst(berichten=1, records=ijw_records(gelezen), events=events)

@@ -1,0 +1,142 @@
+"""Validation of stream messages, in worker processes beside the writing.
+
+Validation is pure CPU and the larger part of ingest's work, so it runs in a spawn worker
+process on the other core while the previous batch is written. Plain data in and out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import re
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+from events.gemeenten import GemeenteRegister
+from events.ijw import Afgewezen, Bericht, Probleem, XsdSchemas, lees_bericht
+
+log = logging.getLogger("jeugdstroom.ingest")
+
+SUBJECT = re.compile(r"^ijw\.([^.]+)\.([^.]+)$")
+
+
+@dataclass(frozen=True)
+class StreamBericht:
+    """One message as stored in the stream: its sequence, subject and raw XML."""
+
+    seq: int
+    subject: str
+    data: bytes
+    ontbreekt: bool = False  # the stream no longer holds it: recorded, not silently skipped
+
+
+class BerichtLezer:
+    """Validates stream messages: plain data in and out, so it can run in a worker process."""
+
+    def __init__(self, register: GemeenteRegister, schemas: XsdSchemas | None) -> None:
+        self.register = register
+        self.schemas = schemas
+
+    def lees(self, bericht: StreamBericht) -> Bericht:
+        """Validate one message, including that its subject names its gemeente and type."""
+        if bericht.ontbreekt:
+            raise Afgewezen([Probleem("stream", "this sequence is no longer in the stream "
+                                      "(removed by its limits or a purge): nothing to ingest")])
+        match = SUBJECT.match(bericht.subject)
+        if not match:
+            raise Afgewezen([Probleem(
+                "subject", f"'{bericht.subject}' is not ijw.<gemeentecode>.<bericht>"
+            )])
+        gemeente, soort = match.groups()
+        problemen = []
+        if not re.fullmatch(r"\d{4}", gemeente):
+            problemen.append(Probleem(
+                "subject", f"'{gemeente}' in {bericht.subject} is not a 4-digit gemeentecode"
+            ))
+        try:
+            gelezen = lees_bericht(
+                bericht.data, self.register, self.schemas,
+                subject_gemeente=None if problemen else gemeente,
+            )
+        except Afgewezen as afgewezen:
+            raise Afgewezen(problemen + afgewezen.problemen) from None
+        if gelezen.kop.bericht != soort:
+            problemen.append(Probleem(
+                "subject",
+                f"the subject says {soort.upper()} but the message is a "
+                f"{gelezen.kop.bericht.upper()}; publish it to {gelezen.kop.subject}",
+            ))
+        if problemen:
+            raise Afgewezen(problemen)
+        return gelezen
+
+    def lees_alle(self, berichten: Sequence[StreamBericht]) -> list[Bericht | Afgewezen]:
+        """Each message validated, or the reason it is not."""
+        uitkomsten: list[Bericht | Afgewezen] = []
+        for bericht in berichten:
+            try:
+                uitkomsten.append(self.lees(bericht))
+            except Afgewezen as afgewezen:
+                uitkomsten.append(afgewezen)
+        return uitkomsten
+
+
+_lezer_van_dit_proces: BerichtLezer | None = None  # set in each validation worker process
+
+
+def _start_lezer(lezer: BerichtLezer) -> None:
+    global _lezer_van_dit_proces
+    _lezer_van_dit_proces = lezer
+
+
+def _lees_in_lezer(berichten: Sequence[StreamBericht]) -> list[Bericht | Afgewezen]:
+    assert _lezer_van_dit_proces is not None
+    return _lezer_van_dit_proces.lees_alle(berichten)
+
+
+class Lezers:
+    """Validation in worker processes, so that it runs on another core than the writing.
+
+    With no worker processes it runs in a thread of this process (the same results). A
+    worker that dies (killed, out of memory) costs no message: its batch is validated here
+    and a new pool is started."""
+
+    def __init__(self, lezer: BerichtLezer, processen: int) -> None:
+        self.lezer = lezer
+        self.processen = processen
+        self._pool = self._nieuwe_pool()
+
+    def _nieuwe_pool(self) -> ProcessPoolExecutor | None:
+        if not self.processen:
+            return None
+        # spawn, not fork: this process already runs threads (connection pools, asyncio)
+        return ProcessPoolExecutor(self.processen, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_lezer, initargs=(self.lezer,))
+
+    async def lees_alle(self, berichten: Sequence[StreamBericht]) -> list[Bericht | Afgewezen]:
+        if not berichten:
+            return []
+        if self._pool is None:
+            return await asyncio.to_thread(self.lezer.lees_alle, berichten)
+        loop = asyncio.get_running_loop()
+        delen = [list(berichten[i::self.processen]) for i in range(self.processen)]
+        try:
+            gelezen = await asyncio.gather(
+                *(loop.run_in_executor(self._pool, _lees_in_lezer, deel) for deel in delen if deel))
+        except BrokenProcessPool:
+            log.warning("a validation worker process died; validating this batch here and "
+                        "starting new workers")
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._nieuwe_pool()
+            return await asyncio.to_thread(self.lezer.lees_alle, berichten)
+        uitkomsten: list[Bericht | Afgewezen] = [None] * len(berichten)  # type: ignore[list-item]
+        for i, deel in enumerate(gelezen):
+            uitkomsten[i::self.processen] = deel
+        return uitkomsten
+
+    def sluit(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)

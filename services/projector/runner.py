@@ -1,0 +1,103 @@
+"""The projector: a runner that feeds the event store's notification log to the projection.
+
+It reads the log a page at a time (only the topics the projection needs; the database
+filters them), hands each page to the flow projection, which writes the view and its
+tracking position in one transaction, and calls back when it has caught up, so that live
+updates go out once per burst. Between bursts it waits on PostgreSQL's NOTIFY, which the
+event store sends on every insert, instead of polling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date
+
+from psycopg.sql import SQL, Identifier
+
+from projections.projectie import TOPICS, FlowProjectie
+from services.eventstore.postgres import Gebeurtenissen
+
+WACHT_OP_NIEUWS = 1.0  # seconds between checks when no NOTIFY arrives (a new day, a stop)
+
+
+class Projector:
+    """Keeps a flow view up to date with the event store."""
+
+    def __init__(self, store: Gebeurtenissen, projectie: FlowProjectie, *, pagina: int = 5000) -> None:
+        self.store = store
+        self.projectie = projectie
+        self.pagina = pagina
+
+    def positie(self) -> int:
+        return self.projectie.view.positie()
+
+    def laatste(self) -> int:
+        return self.store.recorder.max_notification_id() or 0
+
+    def stap(self) -> int:
+        """Project one page of the notification log; returns how many log positions it covered.
+
+        The position advances over the topics the projection skips: the library commits
+        notification ids in order, so everything up to the last id seen before the query
+        is there to be read."""
+        start, laatste = self.positie() + 1, self.laatste()
+        if start > laatste:
+            return 0
+        notifications = self.store.recorder.select_notifications(
+            start=start, limit=self.pagina, stop=laatste, topics=TOPICS)
+        tot = notifications[-1].id if len(notifications) == self.pagina else laatste
+        self.projectie.projecteer(
+            ((n.id, self.store.mapper.to_domain_event(n)) for n in notifications), tot)
+        return tot - start + 1
+
+    def volg(
+        self, *, tot_bij: bool = False, voortgang: Callable[[int, int], None] | None = None,
+        stop: Callable[[], bool] = lambda: False,
+        bijgewerkt: Callable[[int], object] | None = None,
+    ) -> None:
+        """Project until caught up (`tot_bij`), or follow the log until `stop()` says so.
+
+        `bijgewerkt(position)` is called each time the projection has caught up after new
+        events (live updates then go out once per burst, not once per page)."""
+        recorder = self.store.ingest_recorder
+        with recorder.datastore.get_connection() as luister:
+            luister.execute(SQL("LISTEN {0}").format(Identifier(recorder.channel_name)))
+            doel = self.laatste()
+            nieuw = False
+            dag = date.today()
+            while not stop():
+                verwerkt = self.stap()
+                # a new day turns provisional uitstroom into definitive: live figures move too
+                nieuw = nieuw or verwerkt > 0 or date.today() != dag
+                dag = date.today()
+                if voortgang is not None:
+                    voortgang(self.positie(), max(doel, self.positie()))
+                if verwerkt:
+                    continue
+                if nieuw and bijgewerkt is not None:
+                    bijgewerkt(self.positie())
+                nieuw = False
+                if tot_bij:
+                    if self.positie() >= doel:
+                        return
+                    doel = self.laatste()
+                    continue
+                # the insert's NOTIFY wakes us; the timeout notices a stop or a new day
+                for _ in luister.notifies(timeout=WACHT_OP_NIEUWS, stop_after=1):
+                    pass
+
+    def herbouw(self) -> None:
+        """Forget the projection; the next `volg` rebuilds it from the event log."""
+        self.projectie.view.wis()
+
+
+def eventlog(store: Gebeurtenissen, pagina: int = 10_000) -> Iterator[object]:
+    """The flow projection's events from the log alone, for `replay`."""
+    start = 1
+    while True:
+        notifications = store.recorder.select_notifications(start=start, limit=pagina, topics=TOPICS)
+        if not notifications:
+            return
+        for n in notifications:
+            yield store.mapper.to_domain_event(n)
+        start = notifications[-1].id + 1
