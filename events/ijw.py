@@ -14,7 +14,7 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
@@ -28,7 +28,16 @@ _DATE_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATE_BYTES = re.compile(rb">\s*(\d{4}-\d{2}-\d{2})\s*<")
 _NINE_DIGITS = re.compile(r"(?<!\d)\d{9}(?!\d)")
 _ELEMENT = etree.Element  # iterchildren(tag=...) filter: elements only, no comments
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+# Nothing in a message is fetched or expanded: no DTD loaded, no entity resolved, no network;
+# a message that declares a document type is refused before the parser sees it (_doctype).
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                          dtd_validation=False, attribute_defaults=False, huge_tree=False)
+_SPATIE = re.compile(rb"\s*")
+GEEN_DTD = "DTD and entities are not allowed in iJw messages"
+# The Jeugdwet and with it the iJw standard started on 1 January 2015: no message is older.
+DAGTEKENING_VANAF = date(2015, 1, 1)
+# A sender's clock or time zone may be a day ahead of ours; more than that is a wrong date.
+DAGTEKENING_MARGE = timedelta(days=1)
 REDENWIJZIGING_VERWIJDERD = "13"
 T = TypeVar("T")
 
@@ -500,6 +509,26 @@ def _check_gemeente(lezer: _Lezer, kop: BerichtKop, register: GemeenteRegister) 
         )
 
 
+def _check_dagtekening(lezer: _Lezer, kop: BerichtKop, ontvangen: date | None) -> None:
+    pad = "Bericht/Header/BerichtIdentificatie/Dagtekening"
+    dagtekening = kop.dagtekening.isoformat()
+    if kop.dagtekening < DAGTEKENING_VANAF:
+        lezer.probleem(
+            pad,
+            f"Dagtekening {dagtekening} lies before {DAGTEKENING_VANAF.isoformat()}, when the "
+            "iJw standard came into use: correct the Dagtekening and publish the message again",
+        )
+    elif ontvangen is not None and kop.dagtekening > ontvangen + DAGTEKENING_MARGE:
+        dagen = DAGTEKENING_MARGE.days
+        lezer.probleem(
+            pad,
+            f"Dagtekening {dagtekening} lies after {(ontvangen + DAGTEKENING_MARGE).isoformat()}, "
+            f"the day the message arrived ({ontvangen.isoformat()}) plus {dagen} "
+            f"day{'s' if dagen != 1 else ''}: a message cannot be dated in the future; correct "
+            "the Dagtekening and publish the message again",
+        )
+
+
 def _jw301(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Toewijzingbericht | None:
     client = lezer.element(root, "Client")
     if client is None:
@@ -695,11 +724,39 @@ def lees_kop(data: bytes) -> BerichtKop:
     return kop
 
 
+def _doctype(data: bytes) -> bool:
+    """Whether the prolog declares a document type (the only place a DTD can be).
+
+    A scan over the XML declaration, comments and processing instructions before the root
+    element, so a DOCTYPE quoted in a comment or CDATA of the body is not one."""
+    i = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    while True:
+        i = _SPATIE.match(data, i).end()  # type: ignore[union-attr]
+        for begin, eind in ((b"<?", b"?>"), (b"<!--", b"-->")):
+            if data.startswith(begin, i):
+                einde = data.find(eind, i + len(begin))
+                if einde < 0:
+                    return False  # not well-formed: the parser says so
+                i = einde + len(eind)
+                break
+        else:
+            return data.startswith(b"<!DOCTYPE", i)
+
+
+def _geen_dtd() -> Afgewezen:
+    return Afgewezen([Probleem("XML", f"{GEEN_DTD}; send the message without a DOCTYPE declaration")])
+
+
 def _document(data: bytes) -> tuple[etree._ElementTree, etree._Element, str]:
+    if _doctype(data):
+        raise _geen_dtd()
     try:
         root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as error:
         raise Afgewezen([Probleem("XML", f"not well-formed: {redact(str(error))}")]) from None
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:  # e.g. UTF-16, which the scan misses
+        raise _geen_dtd()
     bericht = bericht_type(root)
     if bericht is None:
         namespace = etree.QName(root).namespace
@@ -715,8 +772,12 @@ def lees_bericht(
     schemas: XsdSchemas | None = None,
     *,
     subject_gemeente: str | None = None,
+    ontvangen: date | None = None,
 ) -> Bericht:
-    """Parse and validate one iJw message; raise `Afgewezen` with every problem found."""
+    """Parse and validate one iJw message; raise `Afgewezen` with every problem found.
+
+    `ontvangen` is the day the message arrived (its stream timestamp): a Dagtekening more than
+    `DAGTEKENING_MARGE` later is rejected. None skips that check, not the lower bound."""
     document, root, bericht = _document(data)
     lezer = _Lezer(document)
     if bericht not in INGESTED:
@@ -735,6 +796,7 @@ def lees_bericht(
     kop = _kop(lezer, root, bericht)
     result = _LEZERS[bericht](lezer, root, kop) if kop else None
     if kop is not None:
+        _check_dagtekening(lezer, kop, ontvangen)
         _check_gemeente(lezer, kop, register)
         if subject_gemeente is not None and subject_gemeente != kop.gemeentecode:
             rol = "Afzender" if bericht in BerichtKop.GEMEENTE_IS_AFZENDER else "Ontvanger"

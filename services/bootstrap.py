@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import signal
 from pathlib import Path
@@ -30,6 +31,9 @@ from services.settings import Settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+
+log = logging.getLogger("jeugdstroom")
 
 
 class ConfigurationError(Exception):
@@ -123,6 +127,8 @@ def ingest_bron(settings: Settings) -> str:
 
 
 def ingest(settings: Settings, database_url: str) -> Ingest:
+    if settings.schemavalidatie_uit:
+        log.warning(settings.schemavalidatie_uit)
     return Ingest(
         event_store(database_url),
         BerichtLezer(gemeente_register(settings), xsd_schemas(settings)),

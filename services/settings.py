@@ -8,13 +8,25 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from events.gemeenten import lijsten_per_jaar, meegeleverde_lijsten
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+# Said once when ingest starts without XSDs (the lead's ingest logs it).
+SCHEMAVALIDATIE_UIT = (
+    "schema validation is off: no iJw 3.2 XSDs configured, so messages are checked against "
+    "jeugdstroom's own rules only. To turn it on, set JEUGDSTROOM_XSD_DIR to the directory "
+    "with the official XSDs (JW301.xsd ... basisschema.xsd), e.g. "
+    "JEUGDSTROOM_XSD_DIR=/opt/jeugdstroom/reference/ijw-3.2/xsd"
+)
 
 
 def _shared_dir() -> Path | None:
     """The workplace's shared reference data (../shared beside the checkout), if present.
 
-    Only the developer and demo defaults use it; deployments set the paths explicitly.
+    Only the XSD default of a developer checkout uses it: the XSDs are not ours to ship.
+    Deployments set JEUGDSTROOM_XSD_DIR.
     """
     for candidate in (PROJECT_ROOT.parent / "shared", Path.cwd().parent / "shared"):
         if (candidate / "ijw" / "xsd").is_dir():
@@ -25,11 +37,6 @@ def _shared_dir() -> Path | None:
 def _default_xsd_dir() -> Path | None:
     shared = _shared_dir()
     return shared / "ijw" / "xsd" if shared else None
-
-
-def _default_gemeenten_files() -> list[Path]:
-    shared = _shared_dir()
-    return sorted((shared / "reference").glob("cbs-gemeenten-*.csv")) if shared else []
 
 
 class Settings(BaseSettings):
@@ -46,6 +53,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     state_dir: Path = Path(".jeugdstroom")
     xsd_dir: Path | None = None
+    # the lists shipped in events/data, and these: a file replaces the shipped one of its year
     gemeenten_files: list[Path] = []
     pseudonym_key: SecretStr | None = None
     region_configs: list[Path] = []  # region files beside the shipped ones
@@ -75,10 +83,14 @@ class Settings(BaseSettings):
             )
         if self.xsd_dir is None and "xsd_dir" not in self.model_fields_set:
             self.xsd_dir = _default_xsd_dir()
-        if not self.gemeenten_files and "gemeenten_files" not in self.model_fields_set:
-            self.gemeenten_files = _default_gemeenten_files()
+        self.gemeenten_files = lijsten_per_jaar(self.gemeenten_files, meegeleverde_lijsten())
         return self
 
     @property
     def embedded(self) -> bool:
         return self.nats_url is None
+
+    @property
+    def schemavalidatie_uit(self) -> str | None:
+        """What to say once at ingest start when no XSDs are configured, else None."""
+        return SCHEMAVALIDATIE_UIT if self.xsd_dir is None else None

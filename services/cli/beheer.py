@@ -15,8 +15,8 @@ from nats.js.errors import NotFoundError
 from rich.markup import escape
 from rich.table import Table
 
-from events.gemeenten import GemeenteRegister, GemeenteRegisterError
-from events.ijw import Afgewezen
+from events.gemeenten import DATA_DIR, GemeenteRegister, GemeenteRegisterError, werk_bij
+from events.ijw import Afgewezen, redact
 from projections.regio import RegioConfigError, regios_uit_cbs
 from services import bootstrap
 from services.cli.basis import (
@@ -192,7 +192,8 @@ def replay_rejected(
         nc = await nats.connect(nats_servers(servers.nats_url))
         try:
             raw = await nc.jetstream().get_msg(settings.stream, seq)
-            return StreamBericht(seq, raw.subject or "", raw.data or b"")
+            return StreamBericht(seq, raw.subject or "", raw.data or b"",
+                                 ontvangen=raw.time.date() if raw.time else None)
         finally:
             await nc.close()
 
@@ -204,6 +205,10 @@ def replay_rejected(
         uitkomst = service.herstel(bericht)
     except Afgewezen as afgewezen:
         err.print(f"[yellow]still rejected:[/yellow] {escape(afgewezen.reden)}")
+        raise typer.Exit(1) from None
+    except Exception as error:  # an operator's command never ends in a traceback
+        err.print(f"[red]replay failed[/red] ({type(error).__name__}: {escape(redact(str(error)))}); "
+                  f"stream seq {seq} stays rejected; run again with -v for the log, or report it")
         raise typer.Exit(1) from None
     console.print(f"stream seq {seq} ingested: {uitkomst.records} iJw records, "
                   f"{uitkomst.events} new events")
@@ -306,3 +311,25 @@ def regions_from_cbs(
         (out / f"{naam}.toml").write_text(tekst, encoding="utf-8")
     console.print(f"{len(bestanden)} region files written to {out}/; refine their segments, then "
                   f"use them with --region-config or JEUGDSTROOM_REGION_CONFIGS")
+
+
+gemeenten_app = typer.Typer(help="The CBS list of gemeenten that ingest checks gemeentecodes against.")
+app.add_typer(gemeenten_app, name="gemeenten")
+
+
+@gemeenten_app.command("bijwerken")
+def gemeenten_bijwerken(
+    cbs_file: Annotated[Path, typer.Argument(help="a new CBS list of gemeenten (CSV, as shipped)")],
+    jaar: Annotated[int | None, typer.Option(
+        help="the year it holds from (default: the year in the file name)")] = None,
+    out: Annotated[Path, typer.Option(help="directory of the lists")] = DATA_DIR,
+) -> None:
+    """Check a new CBS list and add it beside the shipped ones (cbs-gemeenten-JJJJ.csv).
+
+    Example: jeugdstroom gemeenten bijwerken cbs-gemeenten-2027.csv"""
+    try:
+        pad = werk_bij(cbs_file, out, jaar)
+    except GemeenteRegisterError as error:
+        raise _fail(str(error)) from None
+    console.print(f"written {pad}; it holds from 1 January of its year (a list of the same year "
+                  "in JEUGDSTROOM_GEMEENTEN_FILES takes precedence)")

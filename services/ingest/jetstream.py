@@ -172,10 +172,12 @@ class NatsIngest:
             while verwacht < seq:
                 try:
                     raw = await js.get_msg(self.stream, verwacht)
-                    run.append(StreamBericht(verwacht, raw.subject or "", raw.data or b""))
+                    run.append(StreamBericht(verwacht, raw.subject or "", raw.data or b"",
+                                             ontvangen=raw.time.date() if raw.time else None))
                 except NotFoundError:
                     run.append(StreamBericht(verwacht, "", b"", ontbreekt=True))
                 verwacht += 1
-            run.append(StreamBericht(seq, msg.subject, msg.data))
+            run.append(StreamBericht(seq, msg.subject, msg.data,
+                                     ontvangen=msg.metadata.timestamp.date()))
             verwacht = seq + 1
         return run

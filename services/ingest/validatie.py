@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from datetime import date
 
 from events.gemeenten import GemeenteRegister
 from events.ijw import Afgewezen, Bericht, Probleem, XsdSchemas, lees_bericht
@@ -31,6 +32,7 @@ class StreamBericht:
     subject: str
     data: bytes
     ontbreekt: bool = False  # the stream no longer holds it: recorded, not silently skipped
+    ontvangen: date | None = None  # when the stream stored it: a Dagtekening cannot be later
 
 
 class BerichtLezer:
@@ -59,7 +61,7 @@ class BerichtLezer:
         try:
             gelezen = lees_bericht(
                 bericht.data, self.register, self.schemas,
-                subject_gemeente=None if problemen else gemeente,
+                subject_gemeente=None if problemen else gemeente, ontvangen=bericht.ontvangen,
             )
         except Afgewezen as afgewezen:
             raise Afgewezen(problemen + afgewezen.problemen) from None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, time, timedelta
 
 import pytest
 
 from events.ijw import (
+    DAGTEKENING_MARGE,
+    DAGTEKENING_VANAF,
     Afgewezen,
     Antwoordbericht,
     Declaratiebericht,
@@ -183,3 +185,41 @@ def test_toewijzingnummer_is_normalised(register, schemas):
                                         b"<jw301:ToewijzingNummer>0300201<")
     bericht = lees_bericht(data, register, None)
     assert bericht.producten[0].toewijzingnummer == "300201"
+
+
+def _gedateerd(dagtekening: bytes) -> bytes:
+    data = example("JW301.xml")
+    return data.replace(b"<ijw:Dagtekening>2026-04-01<", b"<ijw:Dagtekening>" + dagtekening + b"<", 1)
+
+
+@pytest.mark.parametrize("dagtekening", [b"1900-01-01", b"2014-12-31"])
+def test_dagtekening_before_the_ijw_standard_is_rejected(dagtekening, register, schemas):
+    with pytest.raises(Afgewezen) as afgewezen:
+        lees_bericht(_gedateerd(dagtekening), register, schemas)
+    [probleem] = afgewezen.value.problemen
+    assert probleem.element == "Bericht/Header/BerichtIdentificatie/Dagtekening"
+    assert f"Dagtekening {dagtekening.decode()} lies before 2015-01-01" in probleem.probleem
+
+
+@pytest.mark.parametrize("dagtekening", [b"2030-01-01", b"9999-12-31", b"2026-05-12"])
+def test_dagtekening_after_arrival_plus_a_day_is_rejected(dagtekening, register, schemas):
+    with pytest.raises(Afgewezen) as afgewezen:
+        lees_bericht(_gedateerd(dagtekening), register, schemas, ontvangen=date(2026, 5, 10))
+    [probleem] = afgewezen.value.problemen
+    assert probleem.element == "Bericht/Header/BerichtIdentificatie/Dagtekening"
+    assert probleem.probleem.startswith(
+        f"Dagtekening {dagtekening.decode()} lies after 2026-05-11, the day the message arrived "
+        "(2026-05-10) plus 1 day")
+
+
+def test_dagtekening_bounds_are_inclusive(register, schemas):
+    ontvangen = date(2026, 5, 10)
+    for grens in (DAGTEKENING_VANAF, ontvangen + DAGTEKENING_MARGE):
+        bericht = lees_bericht(_gedateerd(grens.isoformat().encode()), register, schemas,
+                               ontvangen=ontvangen)
+        assert bericht.kop.dagtekening == grens
+    assert ontvangen + DAGTEKENING_MARGE == ontvangen + timedelta(days=1)
+
+
+def test_without_an_arrival_date_only_the_lower_bound_is_checked(register, schemas):
+    assert lees_bericht(_gedateerd(b"2030-01-01"), register, schemas).kop.dagtekening == date(2030, 1, 1)
