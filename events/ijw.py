@@ -53,7 +53,8 @@ class _Waarde:
     __slots__ = ()
 
     def __reduce__(self) -> tuple[type, tuple[object, ...]]:
-        return (type(self), tuple(getattr(self, naam) for naam in self.__slots__))  # type: ignore[attr-defined]
+        velden: tuple[str, ...] = self.__slots__  # each subclass names its own fields
+        return (type(self), tuple(getattr(self, naam) for naam in velden))
 
 
 @dataclass(frozen=True, slots=True)

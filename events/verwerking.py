@@ -74,16 +74,16 @@ def verwerk(bericht: Bericht, pseudoniem: Pseudoniem, bron: AggregaatBron) -> No
                     status_aanlevering=s.status_aanlevering,
                     **kennis,
                 )
-        case Stopbericht(producten=producten):
+        case Stopbericht(producten=stops):
             client = pseudoniem(bericht.bsn)
-            for s in producten:
-                bron.toewijzing(kop.gemeentecode, s.toewijzingnummer).ontvang_stop(
+            for stop in stops:
+                bron.toewijzing(kop.gemeentecode, stop.toewijzingnummer).ontvang_stop(
                     client=client,
                     aanbieder=kop.aanbieder,
-                    begindatum=s.begindatum,
-                    einddatum=s.einddatum,
-                    reden_beeindiging=s.reden_beeindiging,
-                    status_aanlevering=s.status_aanlevering,
+                    begindatum=stop.begindatum,
+                    einddatum=stop.einddatum,
+                    reden_beeindiging=stop.reden_beeindiging,
+                    status_aanlevering=stop.status_aanlevering,
                     **kennis,
                 )
         case Declaratiebericht():

@@ -180,6 +180,7 @@ def classificeer(alle: Iterable[Allocatie], n: int, m: int) -> list[Classificati
             if laatste is None:
                 delta, categorie = None, Categorie.INSTROOM
             else:
+                assert laatste_eind is not None  # set with `laatste`
                 delta = None if laatste_eind == _OPEN else (a.start - laatste_eind).days
                 categorie = categorie_voor(delta, n, m)
             result.append(Classificatie(a, categorie, delta,

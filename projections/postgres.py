@@ -15,12 +15,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from projections.flow import Allocatie, Categorie, Classificatie, Periode, Sleutel, Versie
 from projections.view import FlowSchrijver, Pagina
@@ -30,7 +31,7 @@ from projections.view import FlowSchrijver, Pagina
 _KENNIS = "daterange(bekend_vanaf, bekend_tot)"
 _ZORG = "daterange(start, CASE WHEN eind < start THEN start ELSE eind END, '[]')"
 
-_TABLES = [
+_TABLES: list[Composable] = [
     SQL("""CREATE TABLE IF NOT EXISTS flow_toewijzing (
         originator_id uuid PRIMARY KEY, gemeentecode text NOT NULL, toewijzingnummer text NOT NULL)"""),
     SQL("""CREATE TABLE IF NOT EXISTS flow_versie (
@@ -70,7 +71,7 @@ class PostgresFlowView(PostgresTrackingRecorder):
     def __init__(self, *args: Any, application_name: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.application_name = application_name
-        self.sql_create_statements.extend(_TABLES)
+        self.sql_create_statements.extend(Composed([t]) for t in _TABLES)
 
     @contextmanager
     def schrijf(self, tot: int) -> Iterator[FlowSchrijver]:
@@ -104,9 +105,9 @@ class PostgresFlowView(PostgresTrackingRecorder):
                 "AND bekend_vanaf <= %(k)s AND (bekend_tot IS NULL OR bekend_tot > %(k)s)",
                 {"regio": regio, "k": k, "van": van, "tot": peildatum}, binary=True)
             rijen = curs.fetchall()
-        return [_periode(*r) for r in rijen]
+        return [_periode(*r) for r in rijen]  # type: ignore[arg-type]  # tuple rows
 
-    def toewijzingen(self, ids: set[object]) -> dict[object, tuple[str, str]]:
+    def toewijzingen(self, ids: set[UUID]) -> dict[UUID, tuple[str, str]]:
         if not ids:
             return {}
         with self.datastore.transaction(commit=False) as curs:
@@ -191,7 +192,8 @@ def _periode(client: str, gemeentecode: str, nummer: int, segment: str | None, s
         Allocatie((gemeentecode, nummer), client, segment, start, eind),
         _CATEGORIEEN[categorie] if categorie else None,
         delta,
-        (voorganger_gemeente, voorganger_nummer) if voorganger_gemeente else None,
+        (voorganger_gemeente, voorganger_nummer)
+        if voorganger_gemeente and voorganger_nummer is not None else None,
         uitstroom,
     )
     return Periode(c, bekend_vanaf, bekend_tot, oorzaak)

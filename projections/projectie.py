@@ -53,8 +53,8 @@ class FlowProjectie:
 
         A version's toewijzing is registered earlier in the log (its aggregate's first
         event), in this page or in the view already."""
-        toewijzingen: list[tuple[object, str, str]] = []
-        nieuw: dict[object, tuple[str, str]] = {}
+        toewijzingen: list[tuple[UUID, str, str]] = []
+        nieuw: dict[UUID, tuple[str, str]] = {}
         ruwe_versies: list[tuple[int, Toewijzing.VersieOntvangen]] = []
         for nid, e in events:
             if isinstance(e, Toewijzing.Geregistreerd):

@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
+from uuid import UUID
 
 from projections.flow import Periode, Sleutel, Versie
 
@@ -26,8 +27,8 @@ class Pagina:
     A toewijzing is (aggregate id, gemeentecode, ToewijzingNummer); a version is
     (notification id, aggregate id, the version as the flow rules see it)."""
 
-    toewijzingen: list[tuple[object, str, str]]
-    versies: list[tuple[int, object, Versie]]
+    toewijzingen: list[tuple[UUID, str, str]]
+    versies: list[tuple[int, UUID, Versie]]
 
 
 class FlowSchrijver(Protocol):
@@ -64,7 +65,7 @@ class FlowView(Protocol):
         """Allocations as classified at K that overlap [van, peildatum]: all any count needs."""
         ...
 
-    def toewijzingen(self, ids: set[object]) -> dict[object, tuple[str, str]]:
+    def toewijzingen(self, ids: set[UUID]) -> dict[UUID, tuple[str, str]]:
         """(gemeentecode, ToewijzingNummer) of already projected toewijzingen, by aggregate id."""
         ...
 
@@ -78,7 +79,7 @@ class InMemoryFlowView:
 
     def __init__(self) -> None:
         self._positie = 0
-        self._toewijzingen: dict[object, tuple[str, str]] = {}
+        self._toewijzingen: dict[UUID, tuple[str, str]] = {}
         self._versies: dict[int, Versie] = {}
         self._perioden: dict[str, dict[str, list[Periode]]] = defaultdict(dict)
 
@@ -97,7 +98,7 @@ class InMemoryFlowView:
                 if p.bekend_vanaf <= k and (p.bekend_tot is None or k < p.bekend_tot)
                 and p.classificatie.allocatie.overlapt(van, peildatum)]
 
-    def toewijzingen(self, ids: set[object]) -> dict[object, tuple[str, str]]:
+    def toewijzingen(self, ids: set[UUID]) -> dict[UUID, tuple[str, str]]:
         return {i: self._toewijzingen[i] for i in ids if i in self._toewijzingen}
 
     def wis(self) -> None:

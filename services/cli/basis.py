@@ -8,7 +8,7 @@ import logging
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -134,7 +134,7 @@ def _leeskant(settings: Settings, extra: list[Path] | None) -> tuple[Projector, 
 
 
 def _toon(telling: Telling, formaat: Formaat, titel: str) -> None:
-    data = telling.als_dict()
+    data: dict[str, Any] = telling.als_dict()
     if formaat is Formaat.json:
         console.print_json(json.dumps(data))
         return

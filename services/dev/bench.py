@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from events.ijw import Afgewezen, XsdSchemas, lees_bericht
 from events.pseudonym import Pseudonimiseerder
 from events.verwerking import verwerk
 from projections.flow import Telling
+from projections.postgres import PostgresFlowView
 from projections.regio import Regio
 from projections.vragen import Leeskant
 from services import bootstrap
@@ -136,7 +138,8 @@ def _leeft(*processen: subprocess.Popen) -> None:
     """A pipeline process that stops during a measurement makes the bench fail, not hang."""
     for p in processen:
         if p.poll() is not None:
-            raise RuntimeError(f"{' '.join(map(str, p.args[3:]))} stopped with status "
+            command = p.args if isinstance(p.args, list) else [p.args]
+            raise RuntimeError(f"{' '.join(map(str, command[3:]))} stopped with status "
                                f"{p.returncode}; see its log in <state dir>/bench/")
 
 
@@ -167,7 +170,8 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
         asyncio.run(publiceer(settings.nats_url or "", settings, bestanden))
         projector = bootstrap.projector(settings, settings.database_url or "")
         store = projector.store
-        leeskant = bootstrap.leeskant(projector)
+        view = bootstrap.flow_view(store)
+        leeskant = Leeskant(view)
         doel = asyncio.run(_last_seq(settings))
         bron = bootstrap.ingest_bron(settings)
         while store.positie(bron) < doel or projector.positie() < projector.laatste():
@@ -194,12 +198,12 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
 
         meld("counts queries")
         meting.query_historic_ms, meting.query_live_ms, meting.query_live_cold_ms = _queries(
-            leeskant, regio)
+            leeskant, view, regio)
 
         meld("baseline (a): raw COPY")
         meting.copy_rows_per_s = _copy(settings.database_url or "", meting.events)
         meld("baseline (c): the counts in plain SQL from a flat allocations table")
-        meting.analyst_sql_ms, meting.analyst_sql_agrees = _analist(leeskant, regio)
+        meting.analyst_sql_ms, meting.analyst_sql_agrees = _analist(leeskant, view, regio)
         meld(f"baseline (b): the straightforward path on {baseline_events:,} events")
         straight = runtime.nieuw(f"bench_straight_{events}", settings)
         (meting.straightforward_save_events_per_s,
@@ -240,13 +244,15 @@ def _percentielen(ms: list[float]) -> dict[str, float]:
     return {"p50": round(q[49], 1), "p95": round(q[94], 1), "p99": round(q[98], 1)}
 
 
-def _queries(leeskant: Leeskant, regio: Regio, n: int = 60) -> tuple[dict, dict, dict]:
+def _queries(leeskant: Leeskant, view: PostgresFlowView, regio: Regio,
+             n: int = 60) -> tuple[dict, dict, dict]:
     """Historic at random peildatum and K; live asked repeatedly (the dashboard's case) and
     cold, right after the projection moved (answer from memory forgotten)."""
     rng = random.Random(1)  # noqa: S311 - reproducible query dates
-    with leeskant.view.datastore.transaction(commit=False) as curs:
+    with view.datastore.transaction(commit=False) as curs:
         curs.execute("SELECT min(start) AS a, max(start) AS b FROM flow_periode")
         row = curs.fetchone()
+    assert row is not None  # an aggregate query returns one row
     eerste, laatste = row["a"] or date(2023, 1, 1), row["b"] or date(2023, 12, 31)
 
     def ms(vraag: Callable[[], object]) -> float:
@@ -261,7 +267,7 @@ def _queries(leeskant: Leeskant, regio: Regio, n: int = 60) -> tuple[dict, dict,
     for _ in range(n):
         pd = eerste + timedelta(days=rng.randint(180, max(181, (laatste - eerste).days)))
         k = pd + timedelta(days=rng.randint(0, 400))
-        historisch.append(ms(lambda pd=pd, k=k: leeskant.telling(regio, date(pd.year, 1, 1), pd, k)))
+        historisch.append(ms(partial(leeskant.telling, regio, date(pd.year, 1, 1), pd, k)))
         leeskant.vergeet_tellingen()
         koud.append(ms(live))
         opnieuw.append(ms(live))
@@ -312,9 +318,9 @@ FROM met_voorganger WHERE ingangsdatum BETWEEN %(van)s AND %(pd)s GROUP BY segme
 """
 
 
-def _analist(leeskant: Leeskant, regio: Regio) -> tuple[float, bool]:
+def _analist(leeskant: Leeskant, view: PostgresFlowView, regio: Regio) -> tuple[float, bool]:
     """Inflow counts as an analyst would write them in SQL, timed and checked against ours."""
-    with leeskant.view.datastore.transaction(commit=True) as curs:
+    with view.datastore.transaction(commit=True) as curs:
         curs.execute("SELECT DISTINCT gemeentecode, categorie, code, min(ingangsdatum) AS d "
                      "FROM flow_versie GROUP BY 1, 2, 3")
         rijen = curs.fetchall()
@@ -327,11 +333,13 @@ def _analist(leeskant: Leeskant, regio: Regio) -> tuple[float, bool]:
                 curs.execute("INSERT INTO analist_segment VALUES (%s, %s, %s, %s)",
                              (r["gemeentecode"], r["categorie"], r["code"], segment.id))
         curs.execute("SELECT max(ingangsdatum) AS d FROM flow_versie")
-        laatste = curs.fetchone()["d"] or date(2023, 12, 31)
+        row = curs.fetchone()
+        assert row is not None  # an aggregate query returns one row
+        laatste = row["d"] or date(2023, 12, 31)
     pd = date(laatste.year - 1, 12, 31)
     k = pd + timedelta(days=90)
     begin = time.perf_counter()
-    with leeskant.view.datastore.transaction(commit=False) as curs:
+    with view.datastore.transaction(commit=False) as curs:
         curs.execute(_ANALIST_SQL, {"k": k, "n": regio.n, "m": regio.m,
                                     "van": date(pd.year, 1, 1), "pd": pd})
         sql = {r["segment"]: r for r in curs.fetchall()}

@@ -539,7 +539,7 @@ def _met_ruis(rng: random.Random, ruis: Ruis, berichten: list[Schrijfbaar]) -> l
         nieuw = replace(kop, identificatie=str(volgnummers[kop.afzender]))
         genummerd.append(replace(u, bericht=replace(u.bericht, kop=nieuw)))
 
-    dubbel = []
+    dubbel: list[_Uitgaand] = []
     for u in genummerd:
         if u.bederf is None and rng.random() < ruis.aandeel_dubbel:
             later = u.sorteer + _dagen(rng.randint(0, 30))

@@ -34,7 +34,7 @@ from eventsourcing.postgres import PostgresProcessRecorder
 from psycopg import Cursor
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from events.domain import Declaratieregel
 
@@ -79,7 +79,7 @@ class DataclassAsDict(Transcoding):
         return self.type(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
-_AFWIJZING_TABLE = SQL("""
+_AFWIJZING_TABLE: Composable = SQL("""
 CREATE TABLE IF NOT EXISTS ijw_afwijzing (
     stream_seq bigint PRIMARY KEY,
     subject text NOT NULL,
@@ -96,7 +96,7 @@ class IngestRecorder(PostgresProcessRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.sql_create_statements.append(_AFWIJZING_TABLE)
+        self.sql_create_statements.append(Composed([_AFWIJZING_TABLE]))
         # the library's statement, but over four plain arrays instead of one array of
         # composite rows, sent in binary (%b): psycopg adapts composites and escapes bytea
         # text in Python, which cost more than PostgreSQL's own work on an ingest batch
@@ -250,9 +250,10 @@ class Gebeurtenissen(Application[UUID]):
                 topic=row["topic"], state=bytes(row["state"]))))
         aggregates: dict[UUID, Aggregate] = {}
         for key, events in per_aggregate.items():
-            aggregate = None
+            aggregate: Aggregate | None = None
             for event in events:
                 aggregate = event.mutate(aggregate)
+            assert aggregate is not None  # an aggregate has at least its created event
             aggregates[key] = aggregate
         return aggregates
 

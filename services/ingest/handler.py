@@ -120,9 +120,9 @@ class Ingest:
             else:
                 geldig.append(uit)
         batch = _Batch(self.store, geldig)
-        for bericht in geldig:
-            verwerk(bericht, self.pseudoniem, batch)
-            uitkomst.records += ijw_records(bericht)
+        for gelezen_bericht in geldig:
+            verwerk(gelezen_bericht, self.pseudoniem, batch)
+            uitkomst.records += ijw_records(gelezen_bericht)
         uitkomst.events = self.store.leg_vast(
             batch.aggregates.values(),
             tracking=Tracking(self.bron, berichten[-1].seq),

@@ -66,7 +66,7 @@ def test_the_move_between_gemeenten_is_doorstroom_and_the_shortening_shows_in_di
     wonen = {s.segment: s for s in leeskant.telling(
         REGIO, date(2023, 1, 1), date(2023, 12, 31), date(2023, 12, 31)).segmenten}["wonen"]
     assert (wonen.instroom, wonen.doorstroom, wonen.uitstroom) == (1, 1, 0)
-    een, twee, wijzigingen = leeskant.diff(REGIO, date(2023, 1, 1), date(2023, 12, 31),
+    _, twee, wijzigingen = leeskant.diff(REGIO, date(2023, 1, 1), date(2023, 12, 31),
                                            date(2023, 12, 31), date(2024, 3, 1))
     # shortened to 31 March: the Heerlen allocation now starts 66 days later, so it is
     # recidive, and the shortened one no longer has a follow-up within n days: uitstroom
