@@ -1,4 +1,4 @@
-"""Region configuration: which gemeenten buy together, their segments and product rules.
+"""Region configuration: which gemeenten buy together, their segments, product rules and tariffs.
 
 A region is configuration, not code (DOMAIN.md, Regions and segments). Files are TOML (they
 allow comments, so every assumption can sit next to the rule it explains), validated with
@@ -12,10 +12,11 @@ import json
 import re
 import tomllib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -31,6 +32,13 @@ CATEGORIEEN = {
     "52": "Specialistische ggz", "53": "Kindergeneeskunde", "54": "Jeugd-ggz",
     "55": "Landelijk ingekocht",
 }
+
+
+# iJw Eenheid (basisschema LDT_Eenheid). 83 (euro's) needs no tariff: a euro is 100 eurocent.
+EENHEDEN = {"01": "minuut", "04": "uur", "14": "etmaal", "16": "dagdeel (4 uur)",
+            "82": "stuks (output)", "84": "stuks (inspanning)"}
+EENHEID_EURO = "83"
+EURO_IN_CENT = 100
 
 
 class RegioConfigError(ValueError):
@@ -84,6 +92,48 @@ class ProductRegel(_Model):
         return not (self.code and code != self.code)
 
 
+class TariefRegel(ProductRegel):
+    """A contracted price: eurocent per Eenheid for the products of one code, prefix or
+    categorie, optionally per gemeente and for a period of allocation start dates. The most
+    specific matching tariff wins, exactly as the product rules pick a segment."""
+
+    eenheid: str
+    tarief: int = Field(gt=0)  # eurocent per eenheid
+
+    @field_validator("eenheid", mode="before")
+    @classmethod
+    def _eenheid_code(cls, eenheid: object) -> object:
+        if eenheid == EENHEID_EURO:
+            raise ValueError("eenheid 83 (euro's) needs no tariff: its value is Volume x 100 "
+                             "eurocent; remove this tariff")
+        if eenheid not in EENHEDEN:
+            codes = ", ".join(f'"{code}" {naam}' for code, naam in EENHEDEN.items())
+            raise ValueError(f"eenheid is a quoted iJw Eenheid code ({codes}), not {eenheid!r}")
+        return eenheid
+
+    @field_validator("tarief", mode="before")
+    @classmethod
+    def _eurocent(cls, tarief: object) -> object:
+        if not isinstance(tarief, int) or isinstance(tarief, bool):
+            raise ValueError(f"tarief is a whole number of eurocent (12,50 euro: tarief = 1250), "
+                             f"not {tarief!r}")
+        return tarief
+
+    @model_validator(mode="after")
+    def _precies_een_criterium(self) -> TariefRegel:
+        gegeven = [naam for naam in ("code", "prefix", "categorie") if getattr(self, naam)]
+        if len(gegeven) != 1:
+            raise ValueError(f"a tariff names exactly one of code, prefix or categorie, not "
+                             f"{' and '.join(gegeven)}")
+        return self
+
+    @property
+    def criterium(self) -> tuple[object, ...]:
+        """What the tariff applies to, apart from its period: two tariffs with the same
+        criterium must not be valid on the same date."""
+        return self.categorie, self.prefix, self.code, frozenset(self.gemeenten), self.eenheid
+
+
 class Segment(_Model):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     naam: str
@@ -100,7 +150,10 @@ class Regio(_Model):
     n: int = Field(default=14, ge=0)
     m: int = Field(default=180, ge=1)
     min_cel: int = Field(default=10, ge=1)
+    declaratie_termijn: int = Field(default=90, ge=0)  # days; see toewijzingen zonder declaratie
+    start_termijn: int = Field(default=30, ge=0)  # days; see toegewezen, niet gestart
     segmenten: tuple[Segment, ...]
+    tarieven: tuple[TariefRegel, ...] = ()
 
     @field_validator("gemeenten")
     @classmethod
@@ -123,22 +176,45 @@ class Regio(_Model):
             if vreemd:
                 raise ValueError(
                     f"segment {segment.id} names gemeenten outside the region: {sorted(vreemd)}")
+        for i, tarief in enumerate(self.tarieven):
+            vreemd = set(tarief.gemeenten) - set(self.gemeenten)
+            if vreemd:
+                raise ValueError(f"tarieven[{i}] names gemeenten outside the region: {sorted(vreemd)}")
+            for j in range(i):
+                ander = self.tarieven[j]
+                if ander.criterium == tarief.criterium and _overlappen(ander, tarief):
+                    raise ValueError(
+                        f"tarieven[{j}] and tarieven[{i}] both price the same product and eenheid "
+                        f"{tarief.eenheid} on the same allocation start dates: give them "
+                        "geldig_vanaf/geldig_tot that do not overlap")
         return self
 
     @cached_property
     def _regels(self) -> list[tuple[ProductRegel, Segment]]:
-        pairs = [(r, s) for s in self.segmenten for r in s.regels]
-        # most specific first; at equal specificity the order of the file decides
-        return sorted(pairs, key=lambda pair: pair[0].specificiteit, reverse=True)
+        return _meest_specifiek_eerst([(r, s) for s in self.segmenten for r in s.regels])
+
+    @cached_property
+    def _tarieven(self) -> dict[str, list[tuple[TariefRegel, int]]]:
+        per_eenheid: dict[str, list[tuple[TariefRegel, int]]] = defaultdict(list)
+        for regel in self.tarieven:
+            per_eenheid[regel.eenheid].append((regel, regel.tarief))
+        return {eenheid: _meest_specifiek_eerst(paren) for eenheid, paren in per_eenheid.items()}
 
     def segment_voor(
         self, gemeentecode: str, categorie: str | None, code: str | None, start: date
     ) -> Segment | None:
         """The segment of a product on the allocation's start date (None: unmapped)."""
-        for regel, segment in self._regels:
-            if regel.past(gemeentecode, categorie, code, start):
-                return segment
-        return None
+        return _eerste_passende(self._regels, gemeentecode, categorie, code, start)
+
+    def tarief_voor(
+        self, gemeentecode: str, categorie: str | None, code: str | None, eenheid: str | None,
+        op: date,
+    ) -> int | None:
+        """Eurocent per eenheid for a product on the allocation's start date `op` (None: the
+        region has no tariff for it). Eenheid 83 (euro's) is 100 eurocent by definition."""
+        if eenheid == EENHEID_EURO:
+            return EURO_IN_CENT
+        return _eerste_passende(self._tarieven.get(eenheid or "", []), gemeentecode, categorie, code, op)
 
     def segment(self, segment_id: str) -> Segment:
         for segment in self.segmenten:
@@ -152,6 +228,30 @@ class Regio(_Model):
             return (f"the window starts less than m={self.m} days after history_start "
                     f"{self.history_start.isoformat()}: instroom may be overstated")
         return None
+
+
+_R = TypeVar("_R", bound=ProductRegel)
+_T = TypeVar("_T")
+
+
+def _meest_specifiek_eerst(paren: list[tuple[_R, _T]]) -> list[tuple[_R, _T]]:
+    """Most specific rule first; at equal specificity the order of the file decides."""
+    return sorted(paren, key=lambda pair: pair[0].specificiteit, reverse=True)
+
+
+def _eerste_passende(
+    paren: Sequence[tuple[_R, _T]], gemeentecode: str, categorie: str | None, code: str | None,
+    op: date,
+) -> _T | None:
+    for regel, waarde in paren:
+        if regel.past(gemeentecode, categorie, code, op):
+            return waarde
+    return None
+
+
+def _overlappen(a: ProductRegel, b: ProductRegel) -> bool:
+    return ((a.geldig_vanaf or date.min) <= (b.geldig_tot or date.max)
+            and (b.geldig_vanaf or date.min) <= (a.geldig_tot or date.max))
 
 
 def lees_regio(path: Path) -> Regio:
@@ -197,11 +297,13 @@ def regios_uit_cbs(register: GemeenteRegister) -> dict[str, str]:
             "# Generated by `jeugdstroom regions from-cbs`: one segment per product categorie.",
             "# TO REFINE: merge categories into the region's own segments, set flow = false",
             "# for lump-sum segments, add exclusions, and set history_start to the date from",
-            "# which the region's data is complete (now: the date of the CBS list).",
+            "# which the region's data is complete (now: the date of the CBS list), and add",
+            "# the contracted tariffs as [[tarieven]] (code/prefix/categorie, eenheid, tarief).",
             f'id = "{_slug(naam)}"',
             f"naam = {json.dumps(naam, ensure_ascii=False)}",
             f"history_start = {lijst.isoformat()}",
-            "n = 14", "m = 180", "min_cel = 10", "", "[gemeenten]",
+            "n = 14", "m = 180", "min_cel = 10", "declaratie_termijn = 90", "start_termijn = 30",
+            "", "[gemeenten]",
             *(f'"{g.code}" = {json.dumps(g.naam, ensure_ascii=False)}'
               for g in sorted(gemeenten, key=lambda g: g.code)),
         ]
