@@ -14,8 +14,9 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from events.domain import Toewijzing
+from events.domain import Declaratie, Toewijzing
 from projections.flow import Versie, tijdlijn
+from projections.geld import Afwijzing, Geldversie, Regel
 from projections.regio import Regio
 from projections.view import FlowView, Pagina
 
@@ -80,3 +81,40 @@ class FlowProjectie:
                     periode for client, versies in per_client.items()
                     for periode in tijdlijn(versies, regio, {client})])
         return len(clients)
+
+
+GELD_TOPICS = (*TOPICS, get_topic(Declaratie.Geopend), get_topic(Declaratie.Ingediend),
+               get_topic(Declaratie.Beantwoord))
+
+
+def geld_uit_eventlog(events: Iterable[object]) -> tuple[list[Geldversie], list[Regel], list[Afwijzing]]:
+    """Versions with their money fields, declaration lines and rejections from the event log
+    alone, in any order: the input of the money rules (`projections.geld.bereken`)."""
+    toewijzingen: dict[UUID, tuple[str, str]] = {}
+    declaraties: dict[UUID, Declaratie.Geopend] = {}
+    versies: list[Geldversie] = []
+    regels: list[Regel] = []
+    afwijzingen: list[Afwijzing] = []
+    for e in events:
+        if isinstance(e, Toewijzing.Geregistreerd):
+            toewijzingen[e.originator_id] = (e.gemeentecode, e.toewijzingnummer)
+        elif isinstance(e, Toewijzing.VersieOntvangen):
+            gemeentecode, nummer = toewijzingen[e.originator_id]
+            versies.append(Geldversie(
+                gemeentecode, nummer, e.client, e.categorie, e.code, e.toegewezen_op,
+                e.ingangsdatum, e.einddatum, e.reden_wijziging, e.dagtekening,
+                e.bericht_identificatie, aanbieder=e.aanbieder, volume=e.volume, eenheid=e.eenheid,
+                frequentie=e.frequentie, budget=e.budget))
+        elif isinstance(e, Declaratie.Geopend):
+            declaraties[e.originator_id] = e
+        elif isinstance(e, Declaratie.Ingediend):
+            d = declaraties[e.originator_id]
+            regels.extend(Regel(
+                d.gemeentecode, d.aanbieder, r.referentienummer, r.vorig_referentienummer,
+                r.toewijzingnummer, r.client, r.categorie, r.code, r.begindatum, r.einddatum,
+                r.bedrag, e.bericht_identificatie, e.dagtekening) for r in e.regels)
+        elif isinstance(e, Declaratie.Beantwoord):
+            d = declaraties[e.originator_id]
+            afwijzingen.extend(Afwijzing(d.aanbieder, r.referentienummer, e.dagtekening)
+                               for r in e.afgewezen_regels)
+    return versies, regels, afwijzingen

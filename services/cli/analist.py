@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+import csv
+import enum
+import json
+import sys
+from datetime import date, datetime
+from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
+from projections.geld import Per, bereken
+from projections.projectie import GELD_TOPICS, geld_uit_eventlog
 from projections.vragen import VELDEN
 from projections.vragen import replay as replay_telling
 from services.cli.basis import (
@@ -116,3 +123,81 @@ def _verschil(oud: int | None, nieuw: int | None) -> str:
     if oud is None or nieuw is None:
         return "n.v.t."
     return f"{oud} -> {nieuw} ({nieuw - oud:+d})" if nieuw != oud else str(oud)
+
+
+class Uitsplitsing(enum.StrEnum):
+    segment = "segment"
+    gemeente = "gemeente"
+    month = "month"
+    aanbieder = "aanbieder"
+    product = "product"
+
+
+_PER: dict[Uitsplitsing, Per] = {
+    Uitsplitsing.segment: "segment", Uitsplitsing.gemeente: "gemeente",
+    Uitsplitsing.month: "maand", Uitsplitsing.aanbieder: "aanbieder",
+    Uitsplitsing.product: "product"}
+_GELDKOLOMMEN = ("gedeclareerd", "afgewezen", "toegekend", "beschikt", "realisatie",
+                 "toewijzingen_zonder_declaratie", "zonder_beschikte_waarde",
+                 "buiten_toewijzingsperiode", "jeugdigen_met_declaratie", "kosten_per_jeugdige")
+
+
+@app.command()
+def costs(
+    region: RegionOpt,
+    peildatum: DateOpt,
+    van: FromOpt = None,
+    known_at: KnownAtOpt = None,
+    gemeente: GemeenteOpt = None,
+    by: Annotated[Uitsplitsing, typer.Option(
+        "--by", help="one row per segment (default), gemeente, month, aanbieder or product")
+    ] = Uitsplitsing.segment,
+    formaat: Annotated[Formaat, typer.Option("--format", help="table, json or csv")] = Formaat.table,
+    region_config: RegionConfigOpt = None,
+) -> None:
+    """Money per segment: gedeclareerd, afgewezen, toegekend, beschikt, realisatie and more
+    (DOMAIN.md, Money), for the window from..peildatum as known at a date (default: now).
+
+    Amounts are eurocent. Computed from the event log at the question (exact, like replay).
+    Example: jeugdstroom costs --region zuid-limburg --peildatum 2023-12-31 --known-at 2024-03-30"""
+    settings, regio, start, pd = _vraag(region, peildatum, van, gemeente, region_config)
+    k = known_at.date() if known_at else None
+    projector, _ = _leeskant(settings, region_config)
+    versies, regels, afwijzingen = geld_uit_eventlog(eventlog(projector.store, GELD_TOPICS))
+    telling = bereken(versies, regels, afwijzingen, regio, start, pd, k or date.today(), gemeente,
+                      _PER[by], k_getoond=k)
+    data: dict[str, Any] = telling.als_dict()
+    if formaat is Formaat.json:
+        console.print_json(json.dumps(data))
+        return
+    rijen = data["segments"] if by is Uitsplitsing.segment else data["rows"]
+    sleutels = [k for k in (rijen[0] if rijen else {}) if k not in _GELDKOLOMMEN]
+    if formaat is Formaat.csv:
+        schrijver = csv.writer(sys.stdout)
+        schrijver.writerow([*sleutels, *_GELDKOLOMMEN])
+        for rij in [*rijen, {"segment": "totaal", **data["totaal"]}]:
+            schrijver.writerow([rij.get(s, "") for s in sleutels]
+                               + ["" if rij[k] is None else rij[k] for k in _GELDKOLOMMEN])
+        return
+    table = Table(title="geld (euro): " + _titel(regio, start, pd, k, gemeente), title_justify="left")
+    for s in sleutels:
+        table.add_column(s)
+    for kolom in _GELDKOLOMMEN:
+        table.add_column(kolom.replace("_", " "), justify="right")
+    for rij in [*rijen, {sleutels[0] if sleutels else "segment": "totaal", **data["totaal"]}]:
+        table.add_row(*(str(rij.get(s, "")) for s in sleutels), *(_euro(k, rij[k]) for k in _GELDKOLOMMEN))
+    console.print(table)
+    console.print(f"ongekoppeld (declared without a toewijzing at K): {_euro('bedrag', data['ongekoppeld'])}")
+    for waarschuwing in data["warnings"]:
+        err.print(f"[yellow]warning:[/yellow] {escape(waarschuwing)}")
+
+
+def _euro(kolom: str, waarde: object) -> str:
+    if waarde is None:
+        return "n.v.t."
+    if kolom == "realisatie":
+        return f"{waarde}%"
+    if kolom in ("toewijzingen_zonder_declaratie", "zonder_beschikte_waarde", "jeugdigen_met_declaratie"):
+        return str(waarde)
+    assert isinstance(waarde, int)
+    return f"{waarde / 100:,.2f}"

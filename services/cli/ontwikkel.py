@@ -20,6 +20,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from events.gemeenten import GemeenteRegisterError
+from projections.geld import bereken
+from projections.projectie import GELD_TOPICS, geld_uit_eventlog
 from projections.regio import Regio
 from projections.vragen import VELDEN
 from services import bootstrap
@@ -42,7 +44,9 @@ from services.cli.basis import (
     err,
 )
 from services.cli.beheer import _ingest_until_caught_up, _serve
+from services.eventstore.postgres import Gebeurtenissen
 from services.nats import ijw_bestanden, publiceer
+from services.projector.runner import eventlog
 
 if TYPE_CHECKING:
     from services.dev.bench import Meting
@@ -145,6 +149,7 @@ def demo(
     for a, b in zip(een.segmenten, twee.segmenten, strict=True):
         verschil.add_row(a.naam, *(_delta(getattr(a, v), getattr(b, v)) for v in VELDEN))
     console.print(verschil)
+    _geld_toen_en_nu(projector.store, regio, van, pd, k1)
     console.print(f"{len(wijzigingen)} allocations explain the difference: "
                   f"jeugdstroom diff --region {regio.id} --peildatum {pd} "
                   f"--known-at {k1} --known-at {date.today()}")
@@ -222,3 +227,24 @@ def bench(
     rij("(c) plain SQL inflow counts, ms (agrees)",
         lambda m: f"{m.analyst_sql_ms:.0f} ({'yes' if m.analyst_sql_agrees else 'NO'})")
     console.print(table)
+
+
+def _geld_toen_en_nu(store: Gebeurtenissen, regio: Regio, van: date, pd: date, k1: date) -> None:
+    """The money of the window as known at K1 and now, per segment, with the difference."""
+    versies, regels, afwijzingen = geld_uit_eventlog(eventlog(store, GELD_TOPICS))
+    toen = bereken(versies, regels, afwijzingen, regio, van, pd, k1, k_getoond=k1)
+    nu = bereken(versies, regels, afwijzingen, regio, van, pd, date.today())
+    table = Table(title=f"geld (euro) {van} t/m {pd}: bekend op {k1} en nu", title_justify="left")
+    for kolom in ("segment", "gedeclareerd toen", "gedeclareerd nu", "verschil", "toegekend nu",
+                  "beschikt nu", "realisatie nu"):
+        table.add_column(kolom, justify="left" if kolom == "segment" else "right")
+    for a, b in [*zip(toen.segmenten, nu.segmenten, strict=True), (None, None)]:
+        c_toen, c_nu = (a.cijfers, b.cijfers) if a and b else (toen.totaal, nu.totaal)
+        table.add_row(a.naam if a else "totaal", f"{c_toen.gedeclareerd / 100:,.2f}",
+                      f"{c_nu.gedeclareerd / 100:,.2f}",
+                      f"{(c_nu.gedeclareerd - c_toen.gedeclareerd) / 100:+,.2f}",
+                      f"{c_nu.toegekend / 100:,.2f}", f"{c_nu.beschikt / 100:,.2f}",
+                      "n.v.t." if c_nu.realisatie is None else f"{c_nu.realisatie}%")
+    console.print(table)
+    console.print("the difference is declarations (and rejections) dated after "
+                  f"{k1}; per line: jeugdstroom costs --region {regio.id} --peildatum {pd} --by month")

@@ -9,7 +9,7 @@ event store sends on every insert, instead of polling.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 
 from psycopg.sql import SQL, Identifier
@@ -91,11 +91,12 @@ class Projector:
         self.projectie.view.wis()
 
 
-def eventlog(store: Gebeurtenissen, pagina: int = 10_000) -> Iterator[object]:
-    """The flow projection's events from the log alone, for `replay`."""
+def eventlog(store: Gebeurtenissen, topics: Sequence[str] = TOPICS,
+             pagina: int = 10_000) -> Iterator[object]:
+    """Events of these topics (default: the flow projection's) from the log alone, for replay."""
     start = 1
     while True:
-        notifications = store.recorder.select_notifications(start=start, limit=pagina, topics=TOPICS)
+        notifications = store.recorder.select_notifications(start=start, limit=pagina, topics=topics)
         if not notifications:
             return
         for n in notifications:

@@ -81,7 +81,8 @@ def veranderd(
             figures = {veld: getattr(s, veld) for veld in VELDEN}
             update = TellingUpdate(
                 region=telling.regio, segment=s.segment, gemeente=telling.gemeente,
-                from_=telling.van,  # type: ignore[call-arg]  # pydantic alias of "from" peildatum=telling.peildatum, figures=figures,
+                peildatum=telling.peildatum, figures=figures,
+                from_=telling.van,  # type: ignore[call-arg]  # pydantic alias of "from"
                 changed=[], position=positie)
             oud = vorige.get(update.kv_key, {})
             changed = [veld for veld in VELDEN if oud.get(veld) != figures[veld]]

@@ -3,6 +3,7 @@ for every year end as known at the peildatum, 90 days later and now."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -51,4 +52,34 @@ def test_demo_and_replay_agree_for_every_year_end_and_knowledge_time(settings, t
     assert (replay(eventlog(projector.store), regio, date(2023, 1, 1), date(2023, 12, 31), None).als_dict()
             == leeskant.telling(regio, date(2023, 1, 1), date(2023, 12, 31), None).als_dict())
     assert checked == 6
+    assert "geld (euro) 2023-01-01 t/m 2023-12-31: bekend op 2024-03-30 en nu" in result.stdout
+    _costs_follow_the_contract(env)
     projector.store.close()
+
+
+CIJFERS = {"gedeclareerd", "afgewezen", "toegekend", "beschikt", "realisatie",
+           "toewijzingen_zonder_declaratie", "zonder_beschikte_waarde", "buiten_toewijzingsperiode",
+           "jeugdigen_met_declaratie", "kosten_per_jeugdige"}
+
+
+def _costs_follow_the_contract(env: dict[str, str]) -> None:
+    """`costs --format json` keeps the keys downstream users script against, and its totals
+    are the sums of the segments; a later K knows at least the declarations of an earlier."""
+    def costs(*args: str) -> dict:
+        result = CliRunner().invoke(app, ["costs", "--region", "zuid-limburg", "--peildatum",
+                                          "2023-12-31", "--format", "json", *args], env=env)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    toen, nu = costs("--known-at", "2024-03-30"), costs()
+    assert set(nu) == {"region", "from", "peildatum", "known_at", "gemeente", "segments",
+                       "ongekoppeld", "totaal", "warnings"}
+    assert toen["known_at"] == "2024-03-30" and nu["known_at"] is None
+    for data in (toen, nu):
+        assert all(set(s) == {"segment"} | CIJFERS for s in data["segments"])
+        assert set(data["totaal"]) == CIJFERS
+        for veld in ("gedeclareerd", "afgewezen", "toegekend", "beschikt"):
+            assert data["totaal"][veld] == sum(s[veld] for s in data["segments"])
+        assert data["totaal"]["toegekend"] == data["totaal"]["gedeclareerd"] - data["totaal"]["afgewezen"]
+    assert 0 < toen["totaal"]["gedeclareerd"] <= nu["totaal"]["gedeclareerd"]
+    assert nu["totaal"]["beschikt"] > 0
