@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import date, time
 
 import pytest
+from lxml import etree
 
 from events.ijw import (
     BerichtKop,
@@ -20,9 +21,11 @@ from events.ijw import (
     StopProduct,
     ToegewezenProduct,
     Toewijzingbericht,
+    bericht_type,
     lees_bericht,
 )
-from events.ijw_schrijven import schrijf
+from events.ijw_schrijven import BREEKBAAR, schrijf
+from events.kwaliteit import controleer
 from tests.conftest import EXAMPLE_SECRETS, example
 
 BSN_A, BSN_B = Bsn("999900006"), Bsn("999900018")
@@ -110,3 +113,66 @@ def test_a_prestatie_without_product_code_cannot_be_declared():
     a, *rest = declaratie().prestaties
     with pytest.raises(ValueError, match="needs a ProductCode"):
         schrijf(replace(declaratie(), prestaties=(replace(a, product=Product("45", None)), *rest)))
+
+
+# -- the iJw rules ------------------------------------------------------------------------------
+
+
+def conform() -> list[Toewijzingbericht | Startbericht | Stopbericht | Declaratiebericht]:
+    """The messages above with values that meet the iJw rules: an Omvang without a Budget (CD077,
+    CD078), a Product for each toewijzing (CD079), start and stop reported after the fact
+    (TR134), no credit of a line in its own declaration (TR316)."""
+    eerste, tweede, derde = toewijzing().producten
+    toegewezen = replace(toewijzing(), producten=(
+        replace(eerste, budget=None), tweede, replace(derde, product=Product("45", "45A12"),
+                                                      omvang=Omvang(1, "04", "2"))))
+    a, _, c = declaratie().prestaties
+    gedeclareerd = replace(declaratie(), prestaties=(a, c), totaal_bedrag=a.bedrag + c.bedrag)
+    later = date(2024, 10, 1)
+    return [toegewezen, replace(start(), kop=replace(start().kop, dagtekening=later)),
+            replace(stop(), kop=replace(stop().kop, dagtekening=later)), gedeclareerd]
+
+
+def _bevindingen(data: bytes) -> set[str]:
+    root = etree.fromstring(data)
+    return {b.regel for b in controleer(root, bericht_type(root))}  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bericht", conform(), ids=["jw301", "jw305", "jw307", "jw323"])
+def test_written_messages_meet_the_ijw_rules(bericht, register, schemas):
+    data = schrijf(bericht)
+    assert lees_bericht(data, register, schemas) == bericht
+    assert _bevindingen(data) == set()
+
+
+@pytest.mark.parametrize(("bericht", "regel"), [
+    (b, regel) for b in conform() for regel in sorted(BREEKBAAR[b.kop.bericht])
+], ids=lambda x: x if isinstance(x, str) else x.kop.bericht)
+def test_a_named_rule_is_broken_on_request_in_an_xsd_valid_message(bericht, regel, register,
+                                                                    schemas):
+    data = schrijf(bericht, breek=frozenset({regel}))
+    lees_bericht(data, register, schemas)  # valid: ingested, with a finding
+    assert _bevindingen(data) == {regel}
+
+
+@pytest.mark.parametrize("bericht", conform(), ids=["jw301", "jw305", "jw307", "jw323"])
+def test_all_breakable_rules_break_together(bericht, register, schemas):
+    regels = BREEKBAAR[bericht.kop.bericht]
+    data = schrijf(bericht, breek=regels)
+    lees_bericht(data, register, schemas)
+    assert _bevindingen(data) == regels
+
+
+def test_breaking_keeps_what_the_figures_read_except_the_broken_value(register, schemas):
+    bericht = conform()[0]
+    gelezen = lees_bericht(schrijf(bericht, breek=BREEKBAAR["jw301"] - {"CS338"}), register,
+                           schemas)
+    assert gelezen == bericht
+
+
+def test_a_rule_that_cannot_be_broken_is_refused():
+    with pytest.raises(ValueError, match="cannot break TR999 in a JW305: breakable are CS139"):
+        schrijf(start(), breek=frozenset({"TR999"}))
+    zonder_omvang = replace(toewijzing(), producten=(replace(toewijzing().producten[1]),))
+    with pytest.raises(ValueError, match="cannot break CS338"):
+        schrijf(zonder_omvang, breek=frozenset({"CS338"}))
