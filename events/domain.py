@@ -13,6 +13,7 @@ attributes gets a new version and an `upcast_vN_vM` method, never an edit in pla
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -126,7 +127,12 @@ class Toewijzing(Aggregate):
             toewijzingnummer=toewijzingnummer,
         )
 
-    def ontvang_versie(self, **versie: object) -> None:
+    def ontvang_versie(
+        self, *, client: str, aanbieder: str, categorie: str | None, code: str | None,
+        toegewezen_op: datetime, ingangsdatum: date, einddatum: date | None,
+        reden_wijziging: str | None, volume: int | None, eenheid: str | None,
+        frequentie: str | None, budget: int | None, dagtekening: date, bericht_identificatie: str,
+    ) -> None:
         """Record a version unless the same content is already known from this date or earlier.
 
         A resent JW301 adds nothing; an identical version seen with an earlier Dagtekening is
@@ -134,26 +140,44 @@ class Toewijzing(Aggregate):
         version that arrives late is recorded too; which version counts is decided by the
         version order in the projection, never by arrival.
         """
-        if not _al_bekend(self.versies, versie):
-            self.trigger_event(self.VersieOntvangen, **versie)
+        versie = {"client": client, "aanbieder": aanbieder, "categorie": categorie, "code": code,
+                  "toegewezen_op": toegewezen_op, "ingangsdatum": ingangsdatum,
+                  "einddatum": einddatum, "reden_wijziging": reden_wijziging, "volume": volume,
+                  "eenheid": eenheid, "frequentie": frequentie, "budget": budget}
+        if not _al_bekend(self.versies, versie, dagtekening):
+            self.trigger_event(self.VersieOntvangen, **versie, dagtekening=dagtekening,
+                               bericht_identificatie=bericht_identificatie)
 
-    def ontvang_start(self, **start: object) -> None:
-        if not _al_bekend(self.starts, start):
-            self.trigger_event(self.ZorgGestart, **start)
+    def ontvang_start(
+        self, *, client: str, aanbieder: str, begindatum: date, status_aanlevering: str,
+        dagtekening: date, bericht_identificatie: str,
+    ) -> None:
+        """Record a StartProduct of a JW305 unless already known from this date or earlier."""
+        start = {"client": client, "aanbieder": aanbieder, "begindatum": begindatum,
+                 "status_aanlevering": status_aanlevering}
+        if not _al_bekend(self.starts, start, dagtekening):
+            self.trigger_event(self.ZorgGestart, **start, dagtekening=dagtekening,
+                               bericht_identificatie=bericht_identificatie)
 
-    def ontvang_stop(self, **stop: object) -> None:
-        if not _al_bekend(self.stops, stop):
-            self.trigger_event(self.ZorgGestopt, **stop)
+    def ontvang_stop(
+        self, *, client: str, aanbieder: str, begindatum: date, einddatum: date,
+        reden_beeindiging: str, status_aanlevering: str, dagtekening: date,
+        bericht_identificatie: str,
+    ) -> None:
+        """Record a StopProduct of a JW307 unless already known from this date or earlier."""
+        stop = {"client": client, "aanbieder": aanbieder, "begindatum": begindatum,
+                "einddatum": einddatum, "reden_beeindiging": reden_beeindiging,
+                "status_aanlevering": status_aanlevering}
+        if not _al_bekend(self.stops, stop, dagtekening):
+            self.trigger_event(self.ZorgGestopt, **stop, dagtekening=dagtekening,
+                               bericht_identificatie=bericht_identificatie)
 
 
-_KENNIS = ("dagtekening", "bericht_identificatie")
-
-
-def _al_bekend(bekend: list, nieuw: dict[str, object]) -> bool:
-    inhoud = {k: v for k, v in nieuw.items() if k not in _KENNIS}
+def _al_bekend(bekend: Sequence[Aggregate.Event], inhoud: Mapping[str, object], dagtekening: date) -> bool:
+    """The same content (all but the knowledge fields) is known from this date or earlier."""
     return any(
         all(getattr(event, k) == v for k, v in inhoud.items())
-        and event.dagtekening <= nieuw["dagtekening"]
+        and getattr(event, "dagtekening") <= dagtekening  # noqa: B009  (every kind has one)
         for event in bekend
     )
 
@@ -213,11 +237,26 @@ class Declaratie(Aggregate):
             declaratie_dagtekening=declaratie_dagtekening,
         )
 
-    def dien_in(self, **declaratie: object) -> None:
+    def dien_in(
+        self, *, declaratienummer: str, periode_begin: date, periode_eind: date,
+        totaal_bedrag: int, regels: tuple[Declaratieregel, ...], dagtekening: date,
+        bericht_identificatie: str,
+    ) -> None:
         """A JW323 is recorded once: a resent declaration message adds nothing."""
         if not self.ingediend:
-            self.trigger_event(self.Ingediend, **declaratie)
+            self.trigger_event(
+                self.Ingediend, declaratienummer=declaratienummer, periode_begin=periode_begin,
+                periode_eind=periode_eind, totaal_bedrag=totaal_bedrag, regels=regels,
+                dagtekening=dagtekening, bericht_identificatie=bericht_identificatie)
 
-    def beantwoord(self, **antwoord: object) -> None:
-        if (antwoord["bericht_identificatie"], antwoord["dagtekening"]) not in self.antwoorden:
-            self.trigger_event(self.Beantwoord, **antwoord)
+    def beantwoord(
+        self, *, retourcodes: tuple[str, ...], totaal_ingediend: int | None,
+        totaal_toegekend: int | None, afgewezen_regels: tuple[Declaratieregel, ...],
+        dagtekening: date, bericht_identificatie: str,
+    ) -> None:
+        """A JW325 answer is recorded once per answer message."""
+        if (bericht_identificatie, dagtekening) not in self.antwoorden:
+            self.trigger_event(
+                self.Beantwoord, retourcodes=retourcodes, totaal_ingediend=totaal_ingediend,
+                totaal_toegekend=totaal_toegekend, afgewezen_regels=afgewezen_regels,
+                dagtekening=dagtekening, bericht_identificatie=bericht_identificatie)

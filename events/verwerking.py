@@ -44,7 +44,7 @@ class AggregaatBron(Protocol):
 def verwerk(bericht: Bericht, pseudoniem: Pseudoniem, bron: AggregaatBron) -> None:
     """Apply one message to the aggregates it concerns; new events stay pending on them."""
     kop = bericht.kop
-    kennis = {"dagtekening": kop.dagtekening, "bericht_identificatie": kop.identificatie}
+    dagtekening, identificatie = kop.dagtekening, kop.identificatie
     match bericht:
         case Toewijzingbericht(producten=producten):
             client = pseudoniem(bericht.bsn)
@@ -62,7 +62,8 @@ def verwerk(bericht: Bericht, pseudoniem: Pseudoniem, bron: AggregaatBron) -> No
                     eenheid=p.omvang.eenheid if p.omvang else None,
                     frequentie=p.omvang.frequentie if p.omvang else None,
                     budget=p.budget,
-                    **kennis,
+                    dagtekening=dagtekening,
+                    bericht_identificatie=identificatie,
                 )
         case Startbericht(producten=producten):
             client = pseudoniem(bericht.bsn)
@@ -72,7 +73,8 @@ def verwerk(bericht: Bericht, pseudoniem: Pseudoniem, bron: AggregaatBron) -> No
                     aanbieder=kop.aanbieder,
                     begindatum=s.begindatum,
                     status_aanlevering=s.status_aanlevering,
-                    **kennis,
+                    dagtekening=dagtekening,
+                    bericht_identificatie=identificatie,
                 )
         case Stopbericht(producten=stops):
             client = pseudoniem(bericht.bsn)
@@ -84,7 +86,8 @@ def verwerk(bericht: Bericht, pseudoniem: Pseudoniem, bron: AggregaatBron) -> No
                     einddatum=stop.einddatum,
                     reden_beeindiging=stop.reden_beeindiging,
                     status_aanlevering=stop.status_aanlevering,
-                    **kennis,
+                    dagtekening=dagtekening,
+                    bericht_identificatie=identificatie,
                 )
         case Declaratiebericht():
             declaratie = bron.declaratie(
@@ -96,7 +99,8 @@ def verwerk(bericht: Bericht, pseudoniem: Pseudoniem, bron: AggregaatBron) -> No
                 periode_eind=bericht.periode_eind,
                 totaal_bedrag=bericht.totaal_bedrag,
                 regels=tuple(_regel(p, pseudoniem) for p in bericht.prestaties),
-                **kennis,
+                dagtekening=dagtekening,
+                bericht_identificatie=identificatie,
             )
         case Antwoordbericht():
             declaratie = bron.declaratie(
@@ -110,7 +114,8 @@ def verwerk(bericht: Bericht, pseudoniem: Pseudoniem, bron: AggregaatBron) -> No
                 totaal_ingediend=bericht.totaal_ingediend,
                 totaal_toegekend=bericht.totaal_toegekend,
                 afgewezen_regels=tuple(_regel(p, pseudoniem) for p in bericht.prestaties),
-                **kennis,
+                dagtekening=dagtekening,
+                bericht_identificatie=identificatie,
             )
 
 
