@@ -337,8 +337,9 @@ def tel(
     waarschuwingen = [w for w in [regio.window_waarschuwing(van)] if w]
     if onbekend:
         waarschuwingen.append(
-            f"the projection holds segments the region file no longer has ({', '.join(sorted(onbekend))}): "
-            "run `jeugdstroom project --rebuild` after changing a region's rules")
+            f"de projectie kent segmenten die niet meer in het regiobestand staan "
+            f"({', '.join(sorted(onbekend))}): laat de beheerder `jeugdstroom project --rebuild` "
+            "draaien na een wijziging van de regels van de regio")
     return Telling(
         regio=regio.id, van=van, peildatum=peildatum, k=k_getoond, gemeente=gemeente,
         segmenten=list(per_segment.values()), unmapped_toewijzingen=unmapped,
@@ -453,6 +454,8 @@ class Wijziging:
     oud: str  # how it counted at K1 ("-" when not counted then)
     nieuw: str
     oorzaak: str  # the message(s) that made the K2 state, or "" when unchanged since K1
+    datum: date | None = None  # the Dagtekening of those messages (None: unchanged since K1)
+    wat: str = ""  # what changed between the two states, in words (see `wat_veranderde`)
 
 
 def beschrijf(p: Periode | None, van: date, peildatum: date) -> str:
@@ -494,8 +497,42 @@ def verschillen(k1: date, bij_k1: Iterable[Periode], bij_k2: Iterable[Periode], 
             nieuw=na,
             oorzaak=nieuw.oorzaak if nieuw and nieuw.bekend_vanaf > k1 else
             ("deleted or superseded" if nieuw is None else ""),
+            datum=nieuw.bekend_vanaf if nieuw and nieuw.bekend_vanaf > k1 else None,
+            wat=wat_veranderde(oud, nieuw),
         ))
     return wijzigingen
+
+
+def _dag(d: date | None) -> str:
+    return "open" if d is None else d.isoformat()
+
+
+def wat_veranderde(oud: Periode | None, nieuw: Periode | None) -> str:
+    """What differs between an allocation's state at K1 and at K2, in Dutch words for the
+    page and the CLI (the stored cause names only the messages)."""
+    if oud is None:
+        if nieuw is None:
+            return ""
+        a = nieuw.classificatie.allocatie
+        return f"nieuw bekend: ingangsdatum {a.start.isoformat()}, einddatum {_dag(a.eind)}"
+    if nieuw is None:
+        return "niet meer geteld: verwijderd (RedenWijziging 13) of buiten het venster geraakt"
+    c, d = oud.classificatie, nieuw.classificatie
+    delen = []
+    if c.allocatie.segment != d.allocatie.segment:
+        delen.append(f"segment {c.allocatie.segment or 'geen'} → {d.allocatie.segment or 'geen'}")
+    if c.allocatie.start != d.allocatie.start:
+        delen.append(f"ingangsdatum {c.allocatie.start.isoformat()} → {d.allocatie.start.isoformat()}")
+    if c.allocatie.eind != d.allocatie.eind:
+        delen.append(f"einddatum {_dag(c.allocatie.eind)} → {_dag(d.allocatie.eind)}")
+    if c.categorie != d.categorie:
+        delen.append(f"categorie {c.categorie.value if c.categorie else 'geen'} → "
+                     f"{d.categorie.value if d.categorie else 'geen'} (door een andere toewijzing "
+                     "van dezelfde jeugdige)")
+    if c.uitstroom != d.uitstroom:
+        delen.append("uitstroom → geen uitstroom (er is een vervolg bekend)" if c.uitstroom
+                     else "geen uitstroom → uitstroom (het vervolg is vervallen)")
+    return "; ".join(delen)
 
 
 def aandeel(deel: int, geheel: int) -> float | None:

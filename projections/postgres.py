@@ -107,6 +107,22 @@ class PostgresFlowView(PostgresTrackingRecorder):
             rijen = curs.fetchall()
         return [_periode(*r) for r in rijen]  # type: ignore[arg-type]  # tuple rows
 
+    def laatste_dag(self, regio: str) -> date | None:
+        """The last Dagtekening that changed the region's classifications (None: no data)."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute("SELECT max(bekend_vanaf) AS dag FROM flow_periode WHERE regio = %s",
+                         (regio,))
+            rij = curs.fetchone()
+        return rij["dag"] if rij else None
+
+    def laatste_start(self, regio: str, tot: date) -> date | None:
+        """The latest start, on or before `tot`, of the region's allocations as known now."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute("SELECT max(start) AS dag FROM flow_periode WHERE regio = %s "
+                         "AND bekend_tot IS NULL AND start <= %s", (regio, tot))
+            rij = curs.fetchone()
+        return rij["dag"] if rij else None
+
     def toewijzingen(self, ids: set[UUID]) -> dict[UUID, tuple[str, str]]:
         if not ids:
             return {}

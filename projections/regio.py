@@ -225,8 +225,11 @@ class Regio(_Model):
     def window_waarschuwing(self, van: date) -> str | None:
         """Inflow near history_start looks like instroom (its predecessor is not in the data)."""
         if van < self.history_start + timedelta(days=self.m):
-            return (f"the window starts less than m={self.m} days after history_start "
-                    f"{self.history_start.isoformat()}: instroom may be overstated")
+            vanaf = self.history_start + timedelta(days=self.m)
+            return (f"instroom kan te hoog zijn: de gegevens van {self.naam} beginnen op "
+                    f"{self.history_start.isoformat()}, dus van een jeugdige die toen al zorg had "
+                    "is de eerdere toewijzing niet bekend en telt de nieuwe als instroom; "
+                    f"cijfers vanaf {vanaf.isoformat()} hebben daar geen last van")
         return None
 
 

@@ -69,6 +69,14 @@ class FlowView(Protocol):
         """(gemeentecode, ToewijzingNummer) of already projected toewijzingen, by aggregate id."""
         ...
 
+    def laatste_dag(self, regio: str) -> date | None:
+        """The last Dagtekening that changed the region's classifications (None: no data)."""
+        ...
+
+    def laatste_start(self, regio: str, tot: date) -> date | None:
+        """The latest start, on or before `tot`, of the region's allocations as known now."""
+        ...
+
     def wis(self) -> None:
         """Forget the projection, for a rebuild from the event log."""
         ...
@@ -100,6 +108,15 @@ class InMemoryFlowView:
 
     def toewijzingen(self, ids: set[UUID]) -> dict[UUID, tuple[str, str]]:
         return {i: self._toewijzingen[i] for i in ids if i in self._toewijzingen}
+
+    def laatste_dag(self, regio: str) -> date | None:
+        return max((p.bekend_vanaf for perioden in self._perioden[regio].values() for p in perioden),
+                   default=None)
+
+    def laatste_start(self, regio: str, tot: date) -> date | None:
+        return max((p.classificatie.allocatie.start for perioden in self._perioden[regio].values()
+                    for p in perioden
+                    if p.bekend_tot is None and p.classificatie.allocatie.start <= tot), default=None)
 
     def wis(self) -> None:
         self.__init__()  # type: ignore[misc]

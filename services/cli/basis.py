@@ -14,12 +14,28 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from projections.flow import Telling
 from projections.regio import Regio, RegioConfigError
-from projections.vragen import VELDEN, Leeskant, OngeldigeVraag, als_csv, kies_regio, venster
+from projections.vragen import (
+    VELDEN,
+    Leeskant,
+    OngeldigeVraag,
+    kies_gemeente,
+    kies_regio,
+    lees_datum,
+    uitvoer_telling,
+    venster,
+)
 from services import bootstrap
 from services.projector.runner import Projector
 from services.runtime import RuntimeError_
@@ -63,7 +79,7 @@ def _settings() -> Settings:
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {escape(message)}")
+    err.print(f"[red]fout:[/red] {escape(message)}")
     return typer.Exit(2)
 
 
@@ -74,13 +90,28 @@ def _endpoints(settings: Settings) -> bootstrap.Endpoints:
         raise _fail(str(error)) from None
 
 
-RegionOpt = Annotated[str, typer.Option("--region", help="region id (see `jeugdstroom regions list`)")]
-DateOpt = Annotated[datetime, typer.Option(formats=["%Y-%m-%d"])]
+def _datum(tekst: str | datetime) -> datetime:
+    """A JJJJ-MM-DD option; an impossible date (2023-02-30) is called that."""
+    if isinstance(tekst, datetime):
+        return tekst
+    try:
+        return datetime.combine(lees_datum(tekst, "datum"), datetime.min.time())
+    except OngeldigeVraag as fout:
+        raise typer.BadParameter(str(fout)) from None
+
+
+RegionOpt = Annotated[str, typer.Option(
+    "--region", help="regio-id, bijvoorbeeld zuid-limburg (zie `jeugdstroom regions list`)")]
+DateOpt = Annotated[datetime, typer.Option(
+    parser=_datum, metavar="JJJJ-MM-DD", help="peildatum: de laatste dag van het venster")]
 FromOpt = Annotated[datetime | None, typer.Option(
-    "--from", formats=["%Y-%m-%d"], help="first day of the window (default: 1 January)")]
+    "--from", parser=_datum, metavar="JJJJ-MM-DD",
+    help="eerste dag van het venster (standaard: 1 januari van het jaar van de peildatum)")]
 KnownAtOpt = Annotated[datetime | None, typer.Option(
-    "--known-at", formats=["%Y-%m-%d"], help="knowledge date K (default: now)")]
-GemeenteOpt = Annotated[str | None, typer.Option(help="one gemeente (4-digit CBS code)")]
+    "--known-at", parser=_datum, metavar="JJJJ-MM-DD",
+    help="kennisdatum: alleen berichten gedateerd op of vóór deze dag tellen (standaard: nu)")]
+GemeenteOpt = Annotated[str | None, typer.Option(
+    help="één gemeente van de regio, naam of CBS-code (Maastricht of 0935); standaard de hele regio")]
 RegionConfigOpt = Annotated[list[Path] | None, typer.Option(
     "--region-config", help="extra region file(s) (TOML), beside the shipped ones")]
 
@@ -103,9 +134,18 @@ def _regio(settings: Settings, region: str, extra: list[Path] | None) -> Regio:
         raise _fail(str(error)) from None
 
 
+def _gemeente(regio: Regio, gemeente: str | None) -> str | None:
+    """The CBS code of `--gemeente` (a name or a code), or a failure listing names and codes."""
+    try:
+        return kies_gemeente(regio, gemeente)
+    except OngeldigeVraag as error:
+        raise _fail(str(error)) from None
+
+
 def _vraag(region: str, peildatum: datetime, van: datetime | None, gemeente: str | None,
            extra: list[Path] | None) -> tuple[Settings, Regio, date, date]:
-    """Settings, region and window of a counts/replay/diff question, or a clear failure."""
+    """Settings, region and window of a counts/replay/diff question, or a clear failure.
+    The gemeente is checked here; `_gemeente` gives its code."""
     settings = _settings()
     regio = _regio(settings, region, extra)
     try:
@@ -115,16 +155,18 @@ def _vraag(region: str, peildatum: datetime, van: datetime | None, gemeente: str
     return settings, regio, start, pd
 
 
-def _projector(settings: Settings, extra: list[Path] | None) -> Projector:
+def _projector(settings: Settings, extra: list[Path] | None, *, melding: bool = True) -> Projector:
+    """The projector; with `melding`, a note when the figures lag behind the event store
+    (`project` itself passes False: it is the command that catches up)."""
     servers = _endpoints(settings)
     try:
         projector = bootstrap.projector(settings, servers.database_url, extra)
     except RegioConfigError as error:
         raise _fail(str(error)) from None
     achter = projector.laatste() - projector.positie()
-    if achter > 0:
-        err.print(f"[yellow]note:[/yellow] the projection is {achter} events behind the event "
-                  "store; run `jeugdstroom project` for the latest figures")
+    if melding and achter > 0:
+        err.print(f"[yellow]let op:[/yellow] de cijfers lopen {achter} gebeurtenissen achter op "
+                  "de opgeslagen berichten; `jeugdstroom project --until-caught-up` werkt ze bij")
     return projector
 
 
@@ -133,16 +175,17 @@ def _leeskant(settings: Settings, extra: list[Path] | None) -> tuple[Projector, 
     return projector, bootstrap.leeskant(projector)
 
 
-def _toon(telling: Telling, formaat: Formaat, titel: str) -> None:
+def _toon(telling: Telling, formaat: Formaat, titel: str, regio: Regio | None = None) -> None:
     data: dict[str, Any] = telling.als_dict()
     if formaat is Formaat.json:
         console.print_json(json.dumps(data))
         return
     kolommen = VELDEN
     if formaat is Formaat.csv:
-        sys.stdout.write(als_csv(telling))
+        sys.stdout.write(uitvoer_telling(telling, regio).als_csv())
         return
     table = Table(title=titel, title_justify="left")
+    # (the table shows the first inflow category as "instr."; totale instroom is all five)
     table.add_column("segment")
     for k in kolommen:
         table.add_column(_KOP[k], justify="right")
@@ -152,7 +195,7 @@ def _toon(telling: Telling, formaat: Formaat, titel: str) -> None:
     console.print(f"unieke jeugdigen totaal: {data['totaal_unieke_jeugdigen']}; "
                   f"toewijzingen zonder segment (unmapped): {data['unmapped_toewijzingen']}")
     for waarschuwing in data["warnings"]:
-        err.print(f"[yellow]warning:[/yellow] {escape(waarschuwing)}")
+        err.print(f"[yellow]let op:[/yellow] {escape(waarschuwing)}")
 
 
 def _titel(regio: Regio, van: date, pd: date, k: date | None, gemeente: str | None) -> str:
@@ -172,7 +215,7 @@ def _alle_regios(settings: Settings, extra: list[Path] | None) -> dict[str, Regi
 def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err,
+        TextColumn("nog"), TimeRemainingColumn(), console=err,
     )
 
 

@@ -12,11 +12,11 @@ RUNNER = CliRunner()
 
 @pytest.mark.parametrize(("args", "message"), [
     (["counts", "--region", "nergens", "--peildatum", "2023-12-31"],
-     "unknown region 'nergens': choose one of een-10-voor-de-jeugd, zuid-limburg"),
+     "onbekende regio 'nergens': kies uit een-10-voor-de-jeugd, zuid-limburg"),
     (["counts", "--region", "zuid-limburg", "--peildatum", "2023-01-01", "--from", "2023-06-01"],
-     "lies before --from 2023-06-01: the window is [from, peildatum]"),
+     "ligt vóór het begin 2023-06-01: het venster is [from, peildatum]"),
     (["counts", "--region", "zuid-limburg", "--peildatum", "2023-12-31", "--gemeente", "0363"],
-     "gemeente 0363 is not in region zuid-limburg"),
+     "gemeente '0363' hoort niet bij regio zuid-limburg"),
     (["diff", "--region", "zuid-limburg", "--peildatum", "2023-12-31", "--known-at", "2024-01-01"],
      "give --known-at exactly twice"),
     (["simulate", "--years", "2023-2021"], "the first year must not be after the last"),

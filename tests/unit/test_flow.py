@@ -231,7 +231,7 @@ def test_segment_without_flow_shows_none_and_children_are_unique_across_segments
 def test_window_starting_less_than_m_days_after_history_start_warns():
     early = tel([], ZL, date(2019, 3, 1), date(2019, 12, 31), date(2020, 1, 1))
     late = tel([], ZL, date(2020, 1, 1), date(2020, 12, 31), date(2021, 1, 1))
-    assert early.waarschuwingen and "instroom may be overstated" in early.waarschuwingen[0]
+    assert early.waarschuwingen and "instroom kan te hoog zijn" in early.waarschuwingen[0]
     assert late.waarschuwingen == []
 
 
