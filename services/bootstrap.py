@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import secrets
 import signal
@@ -28,9 +29,13 @@ from services.projector.runner import Projector, eventlog
 from services.projector.updates import LiveUpdates
 from services.runtime import EmbeddedRuntime, Endpoints
 from services.settings import Settings
+from services.toegang.audit import PostgresAudit
+from services.toegang.tokens import TokenInstellingen, TokenVerificateur, lokale_instellingen
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from services.http.toegang import Toegang
 
 
 log = logging.getLogger("jeugdstroom")
@@ -113,12 +118,65 @@ def live_updates(settings: Settings, projector: Projector, nats_url: str) -> Liv
                        settings.live_peildatum)
 
 
-def api(settings: Settings, database_url: str, extra: list[Path] | None = None) -> FastAPI:
-    """The HTTP API and dashboard over the flow view."""
+def api(settings: Settings, database_url: str, extra: list[Path] | None = None, *,
+        host: str = "127.0.0.1", zonder_auth: bool = False) -> FastAPI:
+    """The HTTP API and dashboard over the flow view, with access control: the identity
+    provider of JEUGDSTROOM_AUTH_*, else on loopback the local key in the state dir; on any
+    other address without those settings only with `zonder_auth` (--insecure-no-auth)."""
     from services.http.api import maak_api  # FastAPI takes ~0.3 s to import: only `serve` needs it
 
     store = event_store(database_url)
-    return maak_api(Leeskant(flow_view(store)), lambda: eventlog(store), regios(settings, extra))
+    alle = regios(settings, extra)
+    toegang = maak_toegang(settings, store, alle, host=host, zonder_auth=zonder_auth)
+    return maak_api(Leeskant(flow_view(store)), lambda: eventlog(store), alle, toegang=toegang)
+
+
+def maak_toegang(settings: Settings, store: Gebeurtenissen, alle: dict[str, Regio], *,
+                 host: str, zonder_auth: bool) -> Toegang:
+    from services.http.toegang import Toegang
+
+    audit = toegang_audit(store)
+    if zonder_auth:
+        return Toegang.zonder_controle(alle, audit)
+    return Toegang(TokenVerificateur(token_instellingen(settings, host),
+                                     bekende_regios=list(alle)), alle, audit)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def token_instellingen(settings: Settings, host: str) -> TokenInstellingen:
+    """Whose tokens `serve` accepts: JEUGDSTROOM_AUTH_*, or on loopback the local key."""
+    if settings.auth_jwks and settings.auth_issuer and settings.auth_audience:
+        try:
+            return TokenInstellingen(jwks=settings.auth_jwks, issuer=settings.auth_issuer,
+                                     audience=settings.auth_audience,
+                                     rollen_claim=settings.auth_roles_claim)
+        except ValueError as error:
+            raise ConfigurationError(f"JEUGDSTROOM_AUTH_*: {error}") from None
+    if is_loopback(host):
+        return lokale_instellingen(settings.state_dir)
+    raise ConfigurationError(
+        f"serve on {host} needs the identity provider's JEUGDSTROOM_AUTH_JWKS, "
+        "JEUGDSTROOM_AUTH_ISSUER and JEUGDSTROOM_AUTH_AUDIENCE (deploy/toegang.md); without them "
+        "it serves on 127.0.0.1 only, with the local key (jeugdstroom token). "
+        "--insecure-no-auth opens every region's figures and detail to anyone who can reach it"
+    )
+
+
+def toegang_audit(store: Gebeurtenissen) -> PostgresAudit:
+    """The access audit log, in the event store's database."""
+    audit = PostgresAudit(store.ingest_recorder.datastore)
+    bij_gelijktijdige_start(audit.create_table)
+    return audit
+
+
 
 
 def ingest_bron(settings: Settings) -> str:

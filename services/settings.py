@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     region_configs: list[Path] = []  # region files beside the shipped ones
     live_peildatum: date | None = None  # the live figures' window ends here (None: today)
 
+    # access (deploy/toegang.md): the identity provider's key set (file path or https URL),
+    # issuer and audience; all unset on loopback means the local key in state_dir
+    auth_jwks: str | None = None
+    auth_issuer: str | None = None
+    auth_audience: str | None = None
+    auth_roles_claim: str = "jeugdstroom_roles"  # Entra ID: "roles"
+
     stream: str = "IJW"
     ingest_durable: str = "ingest"
     # messages per pull and per transaction; capped because one library save() of ~7,000
@@ -81,6 +88,13 @@ class Settings(BaseSettings):
                 "set both JEUGDSTROOM_NATS_URL and JEUGDSTROOM_DATABASE_URL to use external "
                 "servers, or neither to use the embedded default"
             )
+        auth = [self.auth_jwks, self.auth_issuer, self.auth_audience]
+        if any(auth) and not all(auth):
+            raise ValueError(
+                "set all three of JEUGDSTROOM_AUTH_JWKS, JEUGDSTROOM_AUTH_ISSUER and "
+                "JEUGDSTROOM_AUTH_AUDIENCE to verify tokens of an identity provider, or none "
+                "of them for the local key on loopback (deploy/toegang.md)"
+            )
         if self.xsd_dir is None and "xsd_dir" not in self.model_fields_set:
             self.xsd_dir = _default_xsd_dir()
         self.gemeenten_files = lijsten_per_jaar(self.gemeenten_files, meegeleverde_lijsten())
@@ -89,6 +103,11 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return self.nats_url is None
+
+    @property
+    def auth_ingesteld(self) -> bool:
+        """Whether tokens come from a configured identity provider (else the local key)."""
+        return self.auth_jwks is not None
 
     @property
     def schemavalidatie_uit(self) -> str | None:

@@ -8,7 +8,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
@@ -26,6 +26,22 @@ from projections.vragen import (
     venster,
 )
 from services.http import dashboard
+from services.http.toegang import (
+    GEZONDHEID,
+    LOGIN,
+    Toegang,
+    ToegangMiddleware,
+    beslis,
+    controleer,
+    gemeente_besluit,
+    gezondheid,
+    login,
+    onderdruk,
+    onderdrukte_telling,
+    regio_figuur,
+    zichtbaar,
+)
+from services.toegang.rollen import Vraag
 
 
 class Formaat(StrEnum):
@@ -33,19 +49,25 @@ class Formaat(StrEnum):
     csv = "csv"
 
 
+# A count, or the string "<10" (the region's min_cel) where the caller reads another
+# gemeente's or the region's figures as a benchmark; null: n.v.t. (no flow figures).
+Cijfer = Annotated[int | str | None, Field(description='a count; "<10" when suppressed; null: n.v.t.')]
+Aantal = Annotated[int | str, Field(description='a count; "<10" when suppressed')]
+
+
 class SegmentOut(BaseModel):
     segment: str
     name: str
     flow: bool
-    instroom: int | None
-    stapeling: int | None
-    doorstroom: int | None
-    recidive: int | None
-    hernieuwde_instroom: int | None
-    uitstroom: int | None
-    uitstroom_voorlopig: int | None
-    in_zorg: int
-    unieke_jeugdigen: int
+    instroom: Cijfer
+    stapeling: Cijfer
+    doorstroom: Cijfer
+    recidive: Cijfer
+    hernieuwde_instroom: Cijfer
+    uitstroom: Cijfer
+    uitstroom_voorlopig: Cijfer
+    in_zorg: Aantal
+    unieke_jeugdigen: Aantal
 
 
 class CountsOut(BaseModel):
@@ -59,8 +81,8 @@ class CountsOut(BaseModel):
     known_at: date | None = Field(description="null: now")
     gemeente: str | None = Field(description="null: all gemeenten of the region")
     segments: list[SegmentOut]
-    unmapped_toewijzingen: int
-    totaal_unieke_jeugdigen: int
+    unmapped_toewijzingen: Aantal
+    totaal_unieke_jeugdigen: Aantal
     warnings: list[str]
 
 
@@ -99,9 +121,9 @@ class DiffOut(BaseModel):
 class MonthOut(BaseModel):
     month: str
     segment: str
-    instroom: int | None
-    uitstroom: int | None
-    in_zorg: int
+    instroom: Cijfer
+    uitstroom: Cijfer
+    in_zorg: Aantal
 
 
 class GemeenteOut(BaseModel):
@@ -119,8 +141,10 @@ KnownAt = Annotated[date | None, Query(description="knowledge date K (empty: now
 Gemeente = Annotated[str | None, Query(pattern=r"^\d{4}$", description="4-digit CBS code")]
 
 
-def _counts(t: Telling) -> CountsOut:
-    return CountsOut.model_validate(t.als_dict())
+def _counts(t: Telling, min_cel: int | None = None) -> CountsOut:
+    """The counts; with `min_cel` (a benchmark read) small cells suppressed."""
+    data = t.als_dict()
+    return CountsOut.model_validate(data if min_cel is None else onderdrukte_telling(data, min_cel))
 
 
 def _csv(text: str, naam: str) -> Response:
@@ -128,16 +152,37 @@ def _csv(text: str, naam: str) -> Response:
                              headers={"Content-Disposition": f'attachment; filename="{naam}.csv"'})
 
 
+ACCESS = """
+
+**Access.** Every route but `/healthz` and these docs needs `Authorization: Bearer <JWT>` of
+the region's identity provider (a browser may use the cookie that `/login?token=...` sets).
+No or a bad token: 401 with `WWW-Authenticate`; a role that does not read it: 403 naming the
+role needed. Roles (claim `jeugdstroom_roles`): `gemeente:<code>` reads its own gemeente in
+full, its detail (`/api/diff`, `/api/replay` with `gemeente=<own>`) and, as a benchmark, the
+region's totals and the other gemeenten's figures **suppressed**: every count from 1 to
+min_cel-1 (the region's `min_cel`, default 10) is the string `"<10"`, as in the publication
+CSV; 0 stays 0 and null stays n.v.t. `regio:<id>` and `auditor:<id>` read all of their
+region; `subscriber` reads nothing over HTTP. Detail reads, replays, benchmark reads and every
+denial are written to the audit log (`jeugdstroom audit`)."""
+
+
 def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
-             regios: dict[str, Regio]) -> FastAPI:
-    """The API over the flow view's questions; `eventlog` gives the events `replay` reads.
-    The composition root passes all three in."""
+             regios: dict[str, Regio], *, toegang: Toegang) -> FastAPI:
+    """The API over the flow view's questions; `eventlog` gives the events `replay` reads,
+    `toegang` who may read what (`Toegang.zonder_controle` only for `--insecure-no-auth` and
+    tests about the figures). The composition root passes them in."""
     api = FastAPI(
         title="jeugdstroom",
         description="Flow figures of Dutch youth-care regions from their iJw traffic, for any "
-        "peildatum as known at any date. Dates are YYYY-MM-DD; known_at empty means now.",
+        "peildatum as known at any date. Dates are YYYY-MM-DD; known_at empty means now."
+        + ACCESS,
         version="0.1.0",
+        dependencies=[Depends(controleer)],
     )
+    api.state.toegang = toegang
+    api.add_middleware(ToegangMiddleware)
+    api.get(GEZONDHEID, summary="health check (no token)")(gezondheid)
+    api.get(LOGIN, include_in_schema=False)(login)
 
     @api.exception_handler(OngeldigeVraag)
     async def ongeldig(_: Request, error: OngeldigeVraag) -> JSONResponse:
@@ -151,46 +196,55 @@ def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
             status_code=422)
 
     @api.get("/api/regions", response_model=list[RegionOut])
-    def regions() -> list[RegionOut]:
-        return [_regio_uit(r) for r in regios.values()]
+    def regions(request: Request) -> list[RegionOut]:
+        zichtbare = zichtbaar(request, regios)
+        return [_regio_uit(r) for r in regios.values() if r.id in zichtbare]
 
     @api.get("/api/regions/{region}", response_model=RegionOut)
-    def region(region: str) -> RegionOut:
-        return _regio_uit(kies_regio(regios, region))
+    def region(request: Request, region: str) -> RegionOut:
+        regio = kies_regio(regios, region)
+        if regio.id not in zichtbaar(request, regios):
+            beslis(request, regio, Vraag.REGIO_CIJFERS)  # the 403 that names the role needed
+        return _regio_uit(regio)
 
     @api.get("/api/counts", response_model=CountsOut,
              responses={200: {"content": {"text/csv": {}}}})
-    def counts(region: Region, peildatum: Peildatum, van: Van = None, known_at: KnownAt = None,
-               gemeente: Gemeente = None, format: Formaat = Formaat.json,
+    def counts(request: Request, region: Region, peildatum: Peildatum, van: Van = None,
+               known_at: KnownAt = None, gemeente: Gemeente = None,
+               format: Formaat = Formaat.json,
                publication: Annotated[bool, Query(
                    description="CSV for publication: small cells suppressed")] = False,
                ) -> Any:
         regio = kies_regio(regios, region)
         start, pd = venster(regio, peildatum, van, gemeente)
+        onderdrukt = regio_figuur(request, regio, gemeente).onderdrukt
         telling = leeskant.telling(regio, start, pd, redelijk(known_at, "known_at"), gemeente)
         if format is Formaat.csv or publication:
-            return _csv(als_csv(telling, min_cel=regio.min_cel if publication else None),
-                        f"{regio.id}-{pd}")
-        return _counts(telling)
+            return _csv(als_csv(telling, min_cel=regio.min_cel if publication or onderdrukt
+                                else None), f"{regio.id}-{pd}")
+        return _counts(telling, regio.min_cel if onderdrukt else None)
 
     @api.get("/api/replay", response_model=ReplayOut)
-    def replay_check(region: Region, peildatum: Peildatum, van: Van = None,
+    def replay_check(request: Request, region: Region, peildatum: Peildatum, van: Van = None,
                      known_at: KnownAt = None, gemeente: Gemeente = None) -> ReplayOut:
         regio = kies_regio(regios, region)
         start, pd = venster(regio, peildatum, van, gemeente)
+        beslis(request, regio, Vraag.REPLAY, gemeente)
         opnieuw = replay(eventlog(), regio, start, pd, known_at, gemeente)
         projectie = leeskant.telling(regio, start, pd, known_at, gemeente)
         return ReplayOut(agrees=opnieuw.als_dict() == projectie.als_dict(),
                          projection=_counts(projectie), replay=_counts(opnieuw))
 
     @api.get("/api/diff", response_model=DiffOut)
-    def diff_route(region: Region, peildatum: Peildatum,
+    def diff_route(request: Request, region: Region, peildatum: Peildatum,
                    known_at: Annotated[list[date], Query(description="K1 and K2")],
                    van: Van = None, gemeente: Gemeente = None) -> DiffOut:
         if len(known_at) != 2:
             raise OngeldigeVraag("send known_at twice: ?known_at=K1&known_at=K2")
         regio = kies_regio(regios, region)
         start, pd = venster(regio, peildatum, van, gemeente)
+        # detail: a gemeente role reads its own (gemeente=<own code>: only its allocations)
+        beslis(request, regio, Vraag.DETAIL, gemeente)
         een, twee, wijzigingen = leeskant.diff(regio, start, pd, known_at[0], known_at[1],
                                                gemeente)
         return DiffOut(k1=_counts(een), k2=_counts(twee), allocations=[
@@ -200,16 +254,21 @@ def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
 
     @api.get("/api/timeseries", response_model=list[MonthOut],
              responses={200: {"content": {"text/csv": {}}}})
-    def timeseries(region: Region,
+    def timeseries(request: Request, region: Region,
                    from_month: Annotated[str, Query(description="YYYY-MM")],
                    to_month: Annotated[str, Query(description="YYYY-MM")],
                    known_at: KnownAt = None, gemeente: Gemeente = None,
                    format: Formaat = Formaat.json) -> Any:
         regio = kies_regio(regios, region)
         venster(regio, date.today(), date.today(), gemeente)  # checks the gemeente
+        onderdrukt = regio_figuur(request, regio, gemeente).onderdrukt
         reeks = leeskant.tijdreeks(regio, from_month, to_month, known_at, gemeente)
-        rows = [MonthOut(month=m.maand, segment=m.segment, instroom=m.instroom,
-                         uitstroom=m.uitstroom, in_zorg=m.in_zorg) for m in reeks]
+
+        def cel(waarde: int | None) -> int | str | None:
+            return onderdruk(waarde, regio.min_cel) if onderdrukt else waarde
+
+        rows = [MonthOut(month=m.maand, segment=m.segment, instroom=cel(m.instroom),
+                         uitstroom=cel(m.uitstroom), in_zorg=cel(m.in_zorg) or 0) for m in reeks]
         if format is Formaat.csv:
             return _csv("month,segment,instroom,uitstroom,in_zorg\n" + "".join(
                 f"{r.month},{r.segment},{_n(r.instroom)},{_n(r.uitstroom)},{r.in_zorg}\n"
@@ -218,15 +277,27 @@ def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
 
     @api.get("/api/gemeenten", response_model=list[GemeenteOut],
              responses={200: {"content": {"text/csv": {}}}})
-    def gemeenten(region: Region, peildatum: Peildatum, van: Van = None,
+    def gemeenten(request: Request, region: Region, peildatum: Peildatum, van: Van = None,
                   known_at: KnownAt = None, format: Formaat = Formaat.json) -> Any:
         regio = kies_regio(regios, region)
         start, pd = venster(regio, peildatum, van, None)
+        regio_onderdrukt = regio_figuur(request, regio, None).onderdrukt
         regio_telling, tellingen = leeskant.regio_en_gemeenten(regio, start, pd, known_at)
-        rows = [GemeenteOut(
-            gemeente=t.gemeente or "", name=regio.gemeenten[t.gemeente or ""], counts=_counts(t),
-            share_of_region=aandeel_in_regio(t, regio_telling))
-            for t in tellingen]
+        rows = []
+        for t in tellingen:
+            code = t.gemeente or ""
+            onderdrukt = gemeente_besluit(request, regio, code).onderdrukt
+            aandeel = aandeel_in_regio(t, regio_telling)
+            if onderdrukt or regio_onderdrukt:
+                # a share times the region's total would give a suppressed cell back
+                klein = {s.segment for s in regio_telling.segmenten
+                         if 0 < s.unieke_jeugdigen < regio.min_cel}
+                aandeel = {seg: None if onderdrukt or seg in klein else a
+                           for seg, a in aandeel.items()}
+            rows.append(GemeenteOut(
+                gemeente=code, name=regio.gemeenten[code],
+                counts=_counts(t, regio.min_cel if onderdrukt else None),
+                share_of_region=aandeel))
         if format is Formaat.csv:
             kop = "gemeente,name,segment,instroom,uitstroom,in_zorg,unieke_jeugdigen,share\n"
             return _csv(kop + "".join(
@@ -236,8 +307,14 @@ def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
         return rows
 
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def pagina(regio: str | None = None, peildatum: str | None = None,
+    def pagina(request: Request, regio: str | None = None, peildatum: str | None = None,
                bekend_op: str | None = None) -> HTMLResponse:
+        # the page shows the whole region's allocations that changed (detail): regio/auditor
+        zichtbare = zichtbaar(request, regios)
+        regio = regio or ("zuid-limburg" if "zuid-limburg" in zichtbare or not zichtbare
+                          else zichtbare[0])
+        if regio in regios:
+            beslis(request, regios[regio], Vraag.DETAIL)
         html, status = dashboard.pagina(leeskant, regios, regio, peildatum, bekend_op)
         return HTMLResponse(html, status_code=status)
 

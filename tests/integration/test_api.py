@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from services import bootstrap
 from services.http.api import maak_api
+from services.http.toegang import Toegang
 from services.projector.runner import eventlog
 from tests.integration.handmade import EXPECTED_2025, FLOW
 
@@ -23,8 +24,10 @@ COUNTS = "/api/counts?region=zuid-limburg&peildatum=2023-12-31"
 
 @pytest.fixture
 def client(settings, projected) -> TestClient:
+    """The figures, not access (tests/integration/test_toegang_api.py): no token checks."""
+    regios = bootstrap.regios(settings)
     return TestClient(maak_api(bootstrap.leeskant(projected), lambda: eventlog(projected.store),
-                      bootstrap.regios(settings)))
+                      regios, toegang=Toegang.zonder_controle(regios)))
 
 
 def test_regions(client):

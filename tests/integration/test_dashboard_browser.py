@@ -18,9 +18,8 @@ import pytest
 import uvicorn
 
 from services import bootstrap
-from services.http.api import maak_api
-from services.projector.runner import eventlog
 from services.runtime import free_port
+from services.toegang.tokens import maak_token
 
 pytestmark = pytest.mark.integration
 
@@ -45,10 +44,10 @@ def chromium() -> str:
 
 @pytest.fixture
 def server(settings, projected) -> Iterator[str]:
+    """The API as `serve` on loopback builds it: tokens of the local key in the state dir."""
     port = free_port()
-    config = uvicorn.Config(maak_api(bootstrap.leeskant(projected), lambda: eventlog(projected.store),
-                      bootstrap.regios(settings)), host="127.0.0.1",
-                            port=port, log_level="warning")
+    web = bootstrap.api(settings, settings.database_url)
+    config = uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning")
     uvi = uvicorn.Server(config)
     thread = threading.Thread(target=uvi.run, daemon=True)
     thread.start()
@@ -71,10 +70,13 @@ def _browser(chromium: str, *args: str) -> str:
     return result.stdout
 
 
-def test_dashboard_in_chromium_shows_the_api_figures(chromium, server):
-    dom = _browser(chromium, "--dump-dom", f"{server}/?{QUERY}")
+def test_dashboard_in_chromium_shows_the_api_figures(chromium, server, settings):
+    token = maak_token(settings.state_dir, ["regio:zuid-limburg"], minuten=10)
+    # the link `serve` prints: the token goes into an HttpOnly cookie, then the page
+    dom = _browser(chromium, "--dump-dom", f"{server}/login?token={token}&{QUERY}")
     api = httpx.get(f"{server}/api/counts", params={
-        "region": "zuid-limburg", "peildatum": "2023-12-31", "known_at": "2023-12-31"}).json()
+        "region": "zuid-limburg", "peildatum": "2023-12-31", "known_at": "2023-12-31"},
+        headers={"Authorization": f"Bearer {token}"}).json()
     tabel = re.search(r'id="tabel".*?</table>', dom, re.S).group(0)
     for segment in api["segments"]:
         for veld in ("instroom", "stapeling", "doorstroom", "recidive", "hernieuwde_instroom",
@@ -93,5 +95,5 @@ def test_dashboard_in_chromium_shows_the_api_figures(chromium, server):
     screenshot = ARTIFACTS / "dashboard.png"
     screenshot.unlink(missing_ok=True)
     _browser(chromium, f"--screenshot={screenshot}", "--window-size=1280,2200",
-             f"{server}/?{QUERY}")
+             f"{server}/login?token={token}&{QUERY}")
     assert screenshot.exists() and screenshot.stat().st_size > 20_000
