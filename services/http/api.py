@@ -10,19 +10,27 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel, Field
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, BeforeValidator, Field
+from swagger_ui_bundle import swagger_ui_path
 
 from projections.flow import Telling
 from projections.regio import Regio
 from projections.vragen import (
+    VELDEN,
     Leeskant,
     OngeldigeVraag,
+    Uitvoer,
     aandeel_in_regio,
-    als_csv,
+    kies_gemeente,
     kies_regio,
+    kopblok,
     redelijk,
     replay,
+    uitvoer_diff,
+    uitvoer_telling,
     venster,
 )
 from services.http import dashboard
@@ -36,17 +44,20 @@ from services.http.toegang import (
     gemeente_besluit,
     gezondheid,
     login,
+    markeer,
     onderdruk,
     onderdrukte_telling,
     regio_figuur,
     zichtbaar,
 )
+from services.http.xlsx import XLSX, als_xlsx
 from services.toegang.rollen import Vraag
 
 
 class Formaat(StrEnum):
     json = "json"
     csv = "csv"
+    xlsx = "xlsx"
 
 
 # A count, or the string "<10" (the region's min_cel) where the caller reads another
@@ -110,6 +121,25 @@ class ChangeOut(BaseModel):
     at_k1: str
     at_k2: str
     caused_by: str
+    message_date: date | None = Field(
+        default=None, description="Dagtekening of the JW301 that caused the K2 state")
+    what_changed: str = Field(default="", description="what differs between K1 and K2, in Dutch")
+
+
+class StandOut(BaseModel):
+    last_message_date: date | None = Field(
+        description="the last Dagtekening that changed the region's figures")
+    position: int = Field(description="event log position the projection has reached")
+    behind: int | None = Field(description="events not yet projected (null: unknown)")
+
+
+class ZorgduurOut(BaseModel):
+    segment: str
+    ended: int = Field(description="episodes whose uitstroom lies in the window")
+    median_days: int | None
+    p90_days: int | None
+    ongoing: int = Field(description="episodes started by the peildatum without uitstroom by then")
+    share_ongoing: float | None
 
 
 class DiffOut(BaseModel):
@@ -121,7 +151,11 @@ class DiffOut(BaseModel):
 class MonthOut(BaseModel):
     month: str
     segment: str
-    instroom: Cijfer
+    instroom_totaal: Cijfer = Field(
+        description="all five inflow categories together: every allocation that started")
+    instroom: Cijfer = Field(deprecated=True, description=(
+        "deprecated: the same figure as instroom_totaal, kept for existing clients; it is not "
+        "the `instroom` of /api/counts (that is the first inflow category only)"))
     uitstroom: Cijfer
     in_zorg: Aantal
 
@@ -137,8 +171,15 @@ class GemeenteOut(BaseModel):
 Region = Annotated[str, Query(description="region id, see /api/regions")]
 Peildatum = Annotated[date, Query(description="last day of the window")]
 Van = Annotated[date | None, Query(alias="from", description="first day (default 1 January)")]
-KnownAt = Annotated[date | None, Query(description="knowledge date K (empty: now)")]
-Gemeente = Annotated[str | None, Query(pattern=r"^\d{4}$", description="4-digit CBS code")]
+def _leeg_is_geen(waarde: object) -> object:
+    return None if waarde == "" else waarde
+
+
+KnownAt = Annotated[date | None, BeforeValidator(_leeg_is_geen),
+                    Query(description="knowledge date K (empty: now)")]
+Gemeente = Annotated[str | None, Query(
+    max_length=80, description="a gemeente of the region: CBS code (0935) or name (Maastricht), "
+    "any case; empty: the whole region")]
 
 
 def _counts(t: Telling, min_cel: int | None = None) -> CountsOut:
@@ -150,6 +191,17 @@ def _counts(t: Telling, min_cel: int | None = None) -> CountsOut:
 def _csv(text: str, naam: str) -> Response:
     return PlainTextResponse(text, media_type="text/csv",
                              headers={"Content-Disposition": f'attachment; filename="{naam}.csv"'})
+
+
+def _bestand(uitvoer: Uitvoer, formaat: Formaat) -> Response:
+    """An export as CSV or xlsx, both with the header block."""
+    if formaat is Formaat.xlsx:
+        return Response(als_xlsx(uitvoer), media_type=XLSX, headers={
+            "Content-Disposition": f'attachment; filename="{uitvoer.naam}.xlsx"'})
+    return _csv(uitvoer.als_csv(), uitvoer.naam)
+
+
+_BESTANDEN: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}, XLSX: {}}}}
 
 
 ACCESS = """
@@ -178,7 +230,17 @@ def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
         + ACCESS,
         version="0.1.0",
         dependencies=[Depends(controleer)],
+        docs_url=None, redoc_url=None,  # /docs below serves Swagger UI from a package: no CDN
     )
+    api.mount("/docs-assets", _Openbaar(StaticFiles(directory=swagger_ui_path)), name="docs-assets")
+
+    @api.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=api.openapi_url or "/openapi.json", title="jeugdstroom API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png")
     api.state.toegang = toegang
     api.add_middleware(ToegangMiddleware)
     api.get(GEZONDHEID, summary="health check (no token)")(gezondheid)
@@ -192,7 +254,8 @@ def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
     async def onleesbaar(_: Request, error: RequestValidationError) -> JSONResponse:
         problems = [f"{e['loc'][-1]}: {e['msg']}" for e in error.errors()]
         return JSONResponse(
-            {"detail": "; ".join(problems) + " (dates are YYYY-MM-DD, months YYYY-MM)"},
+            {"detail": "; ".join(problems) + " (dates are YYYY-MM-DD, e.g. 2023-12-31, and must exist; "
+             "months YYYY-MM)"},
             status_code=422)
 
     @api.get("/api/regions", response_model=list[RegionOut])
@@ -207,21 +270,22 @@ def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
             beslis(request, regio, Vraag.REGIO_CIJFERS)  # the 403 that names the role needed
         return _regio_uit(regio)
 
-    @api.get("/api/counts", response_model=CountsOut,
-             responses={200: {"content": {"text/csv": {}}}})
+    @api.get("/api/counts", response_model=CountsOut, responses=_BESTANDEN)
     def counts(request: Request, region: Region, peildatum: Peildatum, van: Van = None,
                known_at: KnownAt = None, gemeente: Gemeente = None,
                format: Formaat = Formaat.json,
                publication: Annotated[bool, Query(
-                   description="CSV for publication: small cells suppressed")] = False,
+                   description="CSV (or xlsx) for publication: small cells suppressed")] = False,
                ) -> Any:
         regio = kies_regio(regios, region)
         start, pd = venster(regio, peildatum, van, gemeente)
+        gemeente = kies_gemeente(regio, gemeente)
         onderdrukt = regio_figuur(request, regio, gemeente).onderdrukt
         telling = leeskant.telling(regio, start, pd, redelijk(known_at, "known_at"), gemeente)
-        if format is Formaat.csv or publication:
-            return _csv(als_csv(telling, min_cel=regio.min_cel if publication or onderdrukt
-                                else None), f"{regio.id}-{pd}")
+        if format is not Formaat.json or publication:
+            return _bestand(uitvoer_telling(telling, regio, min_cel=regio.min_cel
+                                            if publication or onderdrukt else None),
+                            Formaat.xlsx if format is Formaat.xlsx else Formaat.csv)
         return _counts(telling, regio.min_cel if onderdrukt else None)
 
     @api.get("/api/replay", response_model=ReplayOut)
@@ -229,58 +293,72 @@ def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
                      known_at: KnownAt = None, gemeente: Gemeente = None) -> ReplayOut:
         regio = kies_regio(regios, region)
         start, pd = venster(regio, peildatum, van, gemeente)
+        gemeente = kies_gemeente(regio, gemeente)
+        known_at = redelijk(known_at, "known_at")
         beslis(request, regio, Vraag.REPLAY, gemeente)
         opnieuw = replay(eventlog(), regio, start, pd, known_at, gemeente)
         projectie = leeskant.telling(regio, start, pd, known_at, gemeente)
         return ReplayOut(agrees=opnieuw.als_dict() == projectie.als_dict(),
                          projection=_counts(projectie), replay=_counts(opnieuw))
 
-    @api.get("/api/diff", response_model=DiffOut)
+    @api.get("/api/diff", response_model=DiffOut, responses=_BESTANDEN)
     def diff_route(request: Request, region: Region, peildatum: Peildatum,
                    known_at: Annotated[list[date], Query(description="K1 and K2")],
-                   van: Van = None, gemeente: Gemeente = None) -> DiffOut:
+                   van: Van = None, gemeente: Gemeente = None,
+                   format: Formaat = Formaat.json) -> Any:
         if len(known_at) != 2:
             raise OngeldigeVraag("send known_at twice: ?known_at=K1&known_at=K2")
         regio = kies_regio(regios, region)
         start, pd = venster(regio, peildatum, van, gemeente)
+        gemeente = kies_gemeente(regio, gemeente)
+        for k in known_at:
+            redelijk(k, "known_at")
         # detail: a gemeente role reads its own (gemeente=<own code>: only its allocations)
         beslis(request, regio, Vraag.DETAIL, gemeente)
         een, twee, wijzigingen = leeskant.diff(regio, start, pd, known_at[0], known_at[1],
                                                gemeente)
+        if format is not Formaat.json:
+            return _bestand(uitvoer_diff(regio, een, twee, wijzigingen), format)
         return DiffOut(k1=_counts(een), k2=_counts(twee), allocations=[
             ChangeOut(client=w.client[:12], toewijzing=f"{w.gemeentecode}:{w.toewijzingnummer}",
-                      segment=w.segment, at_k1=w.oud, at_k2=w.nieuw, caused_by=w.oorzaak)
+                      segment=w.segment, at_k1=w.oud, at_k2=w.nieuw, caused_by=w.oorzaak,
+                      message_date=w.datum, what_changed=w.wat)
             for w in wijzigingen])
 
-    @api.get("/api/timeseries", response_model=list[MonthOut],
-             responses={200: {"content": {"text/csv": {}}}})
+    @api.get("/api/timeseries", response_model=list[MonthOut], responses=_BESTANDEN)
     def timeseries(request: Request, region: Region,
                    from_month: Annotated[str, Query(description="YYYY-MM")],
                    to_month: Annotated[str, Query(description="YYYY-MM")],
                    known_at: KnownAt = None, gemeente: Gemeente = None,
                    format: Formaat = Formaat.json) -> Any:
         regio = kies_regio(regios, region)
-        venster(regio, date.today(), date.today(), gemeente)  # checks the gemeente
+        gemeente = kies_gemeente(regio, gemeente)
+        known_at = redelijk(known_at, "known_at")
         onderdrukt = regio_figuur(request, regio, gemeente).onderdrukt
         reeks = leeskant.tijdreeks(regio, from_month, to_month, known_at, gemeente)
 
         def cel(waarde: int | None) -> int | str | None:
             return onderdruk(waarde, regio.min_cel) if onderdrukt else waarde
 
-        rows = [MonthOut(month=m.maand, segment=m.segment, instroom=cel(m.instroom),
-                         uitstroom=cel(m.uitstroom), in_zorg=cel(m.in_zorg) or 0) for m in reeks]
-        if format is Formaat.csv:
-            return _csv("month,segment,instroom,uitstroom,in_zorg\n" + "".join(
-                f"{r.month},{r.segment},{_n(r.instroom)},{_n(r.uitstroom)},{r.in_zorg}\n"
-                for r in rows), f"{regio.id}-maanden")
+        rows = [MonthOut(month=m.maand, segment=m.segment, instroom_totaal=cel(m.instroom_totaal),
+                         instroom=cel(m.instroom_totaal), uitstroom=cel(m.uitstroom),
+                         in_zorg=cel(m.in_zorg) or 0) for m in reeks]
+        if format is not Formaat.json:
+            return _bestand(Uitvoer(
+                f"{regio.id}-maanden", kopblok(regio, from_month, to_month, known_at, gemeente,
+                                               regio.min_cel if onderdrukt else None),
+                ["month", "segment", "instroom_totaal", "uitstroom", "in_zorg"],
+                [[r.month, r.segment, r.instroom_totaal, r.uitstroom, r.in_zorg] for r in rows],
+                ["instroom_totaal: alle vijf instroomcategorieën samen (elke toewijzing die in de "
+                 "maand begon); in_zorg: op de laatste dag van de maand"]), format)
         return rows
 
-    @api.get("/api/gemeenten", response_model=list[GemeenteOut],
-             responses={200: {"content": {"text/csv": {}}}})
+    @api.get("/api/gemeenten", response_model=list[GemeenteOut], responses=_BESTANDEN)
     def gemeenten(request: Request, region: Region, peildatum: Peildatum, van: Van = None,
                   known_at: KnownAt = None, format: Formaat = Formaat.json) -> Any:
         regio = kies_regio(regios, region)
         start, pd = venster(regio, peildatum, van, None)
+        known_at = redelijk(known_at, "known_at")
         regio_onderdrukt = regio_figuur(request, regio, None).onderdrukt
         regio_telling, tellingen = leeskant.regio_en_gemeenten(regio, start, pd, known_at)
         rows = []
@@ -298,13 +376,39 @@ def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
                 gemeente=code, name=regio.gemeenten[code],
                 counts=_counts(t, regio.min_cel if onderdrukt else None),
                 share_of_region=aandeel))
-        if format is Formaat.csv:
-            kop = "gemeente,name,segment,instroom,uitstroom,in_zorg,unieke_jeugdigen,share\n"
-            return _csv(kop + "".join(
-                f"{g.gemeente},\"{g.name}\",{s.segment},{_n(s.instroom)},{_n(s.uitstroom)},"
-                f"{s.in_zorg},{s.unieke_jeugdigen},{_n(g.share_of_region[s.segment])}\n"
-                for g in rows for s in g.counts.segments), f"{regio.id}-gemeenten-{pd}")
+        if format is not Formaat.json:
+            return _bestand(Uitvoer(
+                f"{regio.id}-gemeenten-{pd}", kopblok(regio, start, pd, known_at, None, None),
+                ["gemeente", "name", "segment", *VELDEN, "share"],
+                [[g.gemeente, g.name, s.segment,
+                  *("n.v.t." if getattr(s, v) is None else getattr(s, v) for v in VELDEN),
+                  g.share_of_region[s.segment]] for g in rows for s in g.counts.segments],
+                ["share: aandeel van de gemeente in de unieke jeugdigen van de regio; "
+                 "<10: onderdrukt als benchmark voor een andere gemeente"]), format)
         return rows
+
+    @api.get("/api/zorgduur", response_model=list[ZorgduurOut])
+    def zorgduur(request: Request, region: Region, peildatum: Peildatum, van: Van = None,
+                 known_at: KnownAt = None, gemeente: Gemeente = None) -> list[ZorgduurOut]:
+        """Zorgduur per segment with flow figures: episodes ended in the window (median and
+        90th percentile in days, nearest rank) and the share still ongoing on the peildatum."""
+        regio = kies_regio(regios, region)
+        start, pd = venster(regio, peildatum, van, gemeente)
+        gemeente = kies_gemeente(regio, gemeente)
+        beslis(request, regio, Vraag.DETAIL, gemeente)
+        duren = leeskant.zorgduur(regio, start, pd, redelijk(known_at, "known_at"), gemeente)
+        return [ZorgduurOut(segment=z.segment, ended=z.afgesloten, median_days=z.mediaan,
+                            p90_days=z.p90, ongoing=z.lopend, share_ongoing=z.aandeel_lopend)
+                for z in duren.values()]
+
+    @api.get("/api/stand", response_model=StandOut)
+    def stand(request: Request, region: Region) -> StandOut:
+        """How current the figures are: the last message date, the projection's position and
+        how many events it is behind."""
+        regio = kies_regio(regios, region)
+        regio_figuur(request, regio, None)
+        s = leeskant.stand(regio)
+        return StandOut(last_message_date=s.laatste_bericht, position=s.positie, behind=s.achter)
 
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
     def pagina(request: Request, regio: str | None = None, peildatum: str | None = None,
@@ -315,14 +419,23 @@ def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
                           else zichtbare[0])
         if regio in regios:
             beslis(request, regios[regio], Vraag.DETAIL)
-        html, status = dashboard.pagina(leeskant, regios, regio, peildatum, bekend_op)
+        # the page's own parameters (gemeente, van, vergelijk_op, ...) are read by the page
+        html, status = dashboard.pagina(leeskant, regios, {**request.query_params, "regio": regio})
         return HTMLResponse(html, status_code=status)
 
     return api
 
 
-def _n(value: object) -> str:
-    return "" if value is None else str(value)
+class _Openbaar:
+    """Swagger UI's own script and style sheet: public like /docs itself (they hold no data),
+    so the access middleware is told the route decided."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        markeer(Request(scope))
+        await self.app(scope, receive, send)
 
 
 def _regio_uit(regio: Regio) -> RegionOut:
