@@ -110,7 +110,7 @@ def projector(settings: Settings, database_url: str, extra: list[Path] | None = 
 
 def leeskant(projector: Projector) -> Leeskant:
     """The questions over the projector's view (the CLI and the bench read what it wrote)."""
-    return Leeskant(projector.projectie.view)
+    return Leeskant(projector.projectie.view, laatste=projector.laatste)
 
 
 def live_updates(settings: Settings, projector: Projector, nats_url: str) -> LiveUpdates:

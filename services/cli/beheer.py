@@ -43,7 +43,9 @@ from services.settings import Settings
 
 @app.command()
 def up() -> None:
-    """Start the embedded nats-server (JetStream) and PostgreSQL on free ports, and say where."""
+    """Start the embedded nats-server (JetStream) and PostgreSQL on free ports, and say where.
+
+    Example: jeugdstroom up"""
     settings = _settings()
     if not settings.embedded:
         raise _fail("JEUGDSTROOM_NATS_URL/DATABASE_URL are set: nothing embedded to start")
@@ -56,7 +58,9 @@ def up() -> None:
 
 @app.command()
 def down() -> None:
-    """Stop the embedded servers; their data stays in the state dir for the next `up`."""
+    """Stop the embedded servers; their data stays in the state dir for the next `up`.
+
+    Example: jeugdstroom down"""
     settings = _settings()
     EmbeddedRuntime(settings.state_dir).down()
     console.print("embedded servers stopped")
@@ -66,7 +70,9 @@ def down() -> None:
 def publish(
     paths: Annotated[list[Path], typer.Argument(help="iJw XML files, or directories of them")],
 ) -> None:
-    """Publish iJw files to ijw.<gemeentecode>.<bericht>, as a municipal backoffice would."""
+    """Publish iJw files to ijw.<gemeentecode>.<bericht>, as a municipal backoffice would.
+
+    Example: jeugdstroom publish ../shared/ijw/examples"""
     settings = _settings()
     bestanden = list(ijw_bestanden(paths))
     missing = [p for p in bestanden if not p.is_file()]
@@ -94,7 +100,9 @@ def ingest(
     until_caught_up: Annotated[bool, typer.Option(
         "--until-caught-up", help="stop once everything now in the stream is ingested")] = False,
 ) -> None:
-    """Run the ingest service: validate, pseudonymise and store iJw messages from JetStream."""
+    """Run the ingest service: validate, pseudonymise and store iJw messages from JetStream.
+
+    Example: jeugdstroom ingest --until-caught-up"""
     settings = _settings()
     servers = _endpoints(settings)
     try:
@@ -125,7 +133,9 @@ def _ingest_until_caught_up(settings: Settings, servers: bootstrap.Endpoints) ->
 
 @app.command()
 def status() -> None:
-    """How far ingest is: stream messages, committed position, open rejections."""
+    """How far ingest is: stream messages, committed position, open rejections.
+
+    Example: jeugdstroom status"""
     settings = _settings()
     servers = _endpoints(settings)
     store = bootstrap.event_store(servers.database_url)
@@ -154,7 +164,9 @@ def rejected(
     ctx: typer.Context,
     all_: Annotated[bool, typer.Option("--all", help="also those replayed since")] = False,
 ) -> None:
-    """List rejected messages: stream sequence, subject and reason (never a BSN)."""
+    """List rejected messages: stream sequence, subject and reason (never a BSN).
+
+    Example: jeugdstroom rejected --all"""
     if ctx.invoked_subcommand is not None:
         return
     settings = _settings()
@@ -175,7 +187,9 @@ def rejected(
 def replay_rejected(
     seq: Annotated[int, typer.Argument(help="stream sequence of the rejected message")],
 ) -> None:
-    """Validate and ingest one rejected message again, with the current configuration."""
+    """Validate and ingest one rejected message again, with the current configuration.
+
+    Example: jeugdstroom rejected replay 42"""
     settings = _settings()
     servers = _endpoints(settings)
     try:
@@ -222,9 +236,11 @@ def project(
         "--rebuild", help="drop the read tables and project the whole event log again")] = False,
     region_config: RegionConfigOpt = None,
 ) -> None:
-    """Run the projector: keep the flow read tables up to date with the event store."""
+    """Run the projector: keep the flow read tables up to date with the event store.
+
+    Example: jeugdstroom project --rebuild --until-caught-up"""
     settings = _settings()
-    projector = _projector(settings, region_config)
+    projector = _projector(settings, region_config, melding=False)  # this command catches up
     live = bootstrap.live_updates(settings, projector, _endpoints(settings).nats_url)
 
     def bijgewerkt(positie: int) -> None:
@@ -247,7 +263,9 @@ def project(
 
 @app.command()
 def asyncapi() -> None:
-    """Print the AsyncAPI document of the projection updates published on NATS."""
+    """Print the AsyncAPI document of the projection updates published on NATS.
+
+    Example: jeugdstroom asyncapi > asyncapi.json"""
     sys.stdout.write(asyncapi_json() + "\n")
 
 
@@ -285,7 +303,9 @@ app.add_typer(regions_app, name="regions")
 
 @regions_app.command("list")
 def regions_list(region_config: RegionConfigOpt = None) -> None:
-    """The regions jeugdstroom knows, with their gemeenten and segments."""
+    """The regions jeugdstroom knows, with their gemeenten and segments.
+
+    Example: jeugdstroom regions list"""
     settings = _settings()
     table = Table("id", "name", "gemeenten", "segments", "history_start")
     for regio in _alle_regios(settings, region_config).values():
@@ -300,7 +320,9 @@ def regions_from_cbs(
     cbs_file: Annotated[Path, typer.Argument(help="CBS list of gemeenten with jeugdzorgregio (CSV)")],
     out: Annotated[Path, typer.Option(help="directory for the region files")] = Path("regions"),
 ) -> None:
-    """Write one region file per CBS jeugdzorgregio, with a segment per product category."""
+    """Write one region file per CBS jeugdzorgregio, with a segment per product category.
+
+    Example: jeugdstroom regions from-cbs ../shared/reference/cbs-gemeenten-2026.csv --out regions"""
     try:
         register = GemeenteRegister.from_csv([cbs_file])
     except GemeenteRegisterError as error:

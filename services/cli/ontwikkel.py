@@ -90,7 +90,9 @@ def simulate(
     out: Annotated[Path, typer.Option(help="directory for the XML files")] = Path("simulated"),
     region_config: RegionConfigOpt = None,
 ) -> None:
-    """Write valid iJw 3.2 traffic of a synthetic region, with realistic messiness."""
+    """Write valid iJw 3.2 traffic of a synthetic region, with realistic messiness.
+
+    Example: jeugdstroom simulate --region zuid-limburg --years 2021-2023 --seed 1 --out simulated"""
     settings = _settings()
     _simuleer(_regio(settings, region, region_config), _jaren(years), seed, out)
 
@@ -107,7 +109,9 @@ def demo(
 ) -> None:
     """The whole path on the embedded default: simulate a region, publish its traffic through
     NATS, ingest, project, and print the 0-meting of the last year as known 90 days after
-    its peildatum and as known now; then serve the dashboard until Ctrl-C."""
+    its peildatum and as known now; then serve the dashboard until Ctrl-C.
+
+    Example: jeugdstroom demo --years 2021-2023 --no-serve"""
     settings = _settings()
     regio = _regio(settings, region, region_config)
     jaren = _jaren(years)
@@ -175,7 +179,9 @@ def bench(
         help="events in the straightforward-path sample (b)")] = 20_000,
 ) -> None:
     """Measure ingest end to end, rebuild, queries and memory, beside a raw COPY, the
-    straightforward library path and plain SQL, on embedded servers of its own."""
+    straightforward library path and plain SQL, on embedded servers of its own.
+
+    Example: jeugdstroom bench --sizes 25000 --json bench.json"""
     from services.dev.bench import SCHEMA_VERSION, meet
 
     sizes = sizes or [25_000, 100_000, 400_000]
@@ -192,7 +198,9 @@ def bench(
                 "runs": [dataclasses.asdict(m) for m in metingen]}
     if json_file:
         json_file.write_text(json.dumps(document, indent=2))
-    table = Table("figure", *(f"~{n:,} events" for n in sizes), "target", title="jeugdstroom bench",
+    # each run is labelled with what it stored, not with the size asked (--sizes is approximate)
+    table = Table("figure", *(f"{m.events:,} events" for m in metingen), "target",
+                  title="jeugdstroom bench",
                   title_justify="left")
 
     def rij(naam: str, waarde: Callable[[Meting], str], doel: str = "") -> None:
