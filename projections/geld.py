@@ -127,12 +127,14 @@ def bekende_regels(regels: Iterable[Regel], k: date) -> list[Regel]:
         if regel.dagtekening > k:
             continue
         huidige = eerste.get(regel.identiteit)
-        if huidige is None or _regelvolgorde(regel) < _regelvolgorde(huidige):
+        if huidige is None or regelvolgorde(regel) < regelvolgorde(huidige):
             eerste[regel.identiteit] = regel
     return list(eerste.values())
 
 
-def _regelvolgorde(regel: Regel) -> tuple[object, ...]:
+def regelvolgorde(regel: Regel) -> tuple[object, ...]:
+    """The order of copies of one line: the smallest is the copy known first (its Dagtekening
+    first, so the copy known first at any K is the smallest overall, when known at K)."""
     ident = regel.declaratie
     return (regel.dagtekening, (1, int(ident)) if ident.isdigit() else (0, ident),
             regel.bedrag, regel.begindatum, regel.einddatum, regel.toewijzingnummer,
@@ -282,7 +284,8 @@ class GekoppeldeRegel:
             self.regel, self.toewijzing.allocatie)
 
 
-def _sleutel_van(regel: Regel) -> Sleutel | None:
+def regelsleutel(regel: Regel) -> Sleutel | None:
+    """The key of the toewijzing a line names; None when its number is not a number."""
     try:
         return sleutel(regel.gemeentecode, regel.toewijzingnummer)
     except ValueError:  # not a number: matches no toewijzing
@@ -299,10 +302,11 @@ def toewijzingen_op(
 ) -> dict[Sleutel, GeldendeToewijzing]:
     """The toewijzingen of the region in scope at K (exclusions removed; unmapped ones kept
     with segment None), each in its counting version, with its tariff."""
-    return _in_scope(_geldend(versies, k), regio)
+    return _in_scope(geldend_op(versies, k), regio)
 
 
-def _geldend(versies: Iterable[Geldversie], k: date) -> dict[Sleutel, Geldversie]:
+def geldend_op(versies: Iterable[Geldversie], k: date) -> dict[Sleutel, Geldversie]:
+    """The counting version per toewijzing at K (deleted ones left out), money fields included."""
     # Sorted first, so that versions flow.Versie.volgorde cannot tell apart (they differ in
     # money only) are decided by content, never by arrival order.
     geordend: list[Geldversie] = sorted(versies, key=_geldversie_volgorde)
@@ -327,14 +331,14 @@ def koppel(
     gemeenten, matched to its toewijzing's counting version and marked rejected or not. A
     line whose toewijzing is unknown or deleted at K is ongekoppeld; one whose toewijzing
     exists but is excluded from its segment is out of scope."""
-    geldend = _geldend(versies, k)
+    geldend = geldend_op(versies, k)
     toewijzingen = _in_scope(geldend, regio)
     afgewezen = afgewezen_op(afwijzingen, k)
     gekoppeld = []
     for regel in bekende_regels(regels, k):
         if regel.gemeentecode not in regio.gemeenten:
             continue
-        key = _sleutel_van(regel)
+        key = regelsleutel(regel)
         t = toewijzingen.get(key) if key else None
         gekoppeld.append(GekoppeldeRegel(regel, regel.identiteit in afgewezen, t,
                                          buiten_scope=t is None and key in geldend))

@@ -17,6 +17,7 @@ from eventsourcing.utils import get_topic
 from events.domain import Declaratie, Toewijzing
 from projections.flow import Versie, tijdlijn
 from projections.geld import Afwijzing, Geldversie, Regel
+from projections.geldview import Geldpagina, GeldView, geldperioden, kies_eerste
 from projections.regio import Regio
 from projections.view import FlowView, Pagina
 
@@ -87,6 +88,27 @@ GELD_TOPICS = (*TOPICS, get_topic(Declaratie.Geopend), get_topic(Declaratie.Inge
                get_topic(Declaratie.Beantwoord))
 
 
+def geldversie_uit_event(e: Toewijzing.VersieOntvangen, gemeentecode: str, nummer: str
+                         ) -> Geldversie:
+    """A stored version event as the money rules see it."""
+    return Geldversie(
+        gemeentecode, nummer, e.client, e.categorie, e.code, e.toegewezen_op, e.ingangsdatum,
+        e.einddatum, e.reden_wijziging, e.dagtekening, e.bericht_identificatie,
+        aanbieder=e.aanbieder, volume=e.volume, eenheid=e.eenheid, frequentie=e.frequentie,
+        budget=e.budget)
+
+
+def regels_uit_event(e: Declaratie.Ingediend, gemeentecode: str, aanbieder: str) -> list[Regel]:
+    """The lines of a stored JW323 (gemeente = Ontvanger, aanbieder = Afzender)."""
+    return [Regel(gemeentecode, aanbieder, r.referentienummer, r.vorig_referentienummer,
+                  r.toewijzingnummer, r.client, r.categorie, r.code, r.begindatum, r.einddatum,
+                  r.bedrag, e.bericht_identificatie, e.dagtekening) for r in e.regels]
+
+
+def afwijzingen_uit_event(e: Declaratie.Beantwoord, aanbieder: str) -> list[Afwijzing]:
+    return [Afwijzing(aanbieder, r.referentienummer, e.dagtekening) for r in e.afgewezen_regels]
+
+
 def geld_uit_eventlog(events: Iterable[object]) -> tuple[list[Geldversie], list[Regel], list[Afwijzing]]:
     """Versions with their money fields, declaration lines and rejections from the event log
     alone, in any order: the input of the money rules (`projections.geld.bereken`)."""
@@ -99,22 +121,75 @@ def geld_uit_eventlog(events: Iterable[object]) -> tuple[list[Geldversie], list[
         if isinstance(e, Toewijzing.Geregistreerd):
             toewijzingen[e.originator_id] = (e.gemeentecode, e.toewijzingnummer)
         elif isinstance(e, Toewijzing.VersieOntvangen):
-            gemeentecode, nummer = toewijzingen[e.originator_id]
-            versies.append(Geldversie(
-                gemeentecode, nummer, e.client, e.categorie, e.code, e.toegewezen_op,
-                e.ingangsdatum, e.einddatum, e.reden_wijziging, e.dagtekening,
-                e.bericht_identificatie, aanbieder=e.aanbieder, volume=e.volume, eenheid=e.eenheid,
-                frequentie=e.frequentie, budget=e.budget))
+            versies.append(geldversie_uit_event(e, *toewijzingen[e.originator_id]))
         elif isinstance(e, Declaratie.Geopend):
             declaraties[e.originator_id] = e
         elif isinstance(e, Declaratie.Ingediend):
             d = declaraties[e.originator_id]
-            regels.extend(Regel(
-                d.gemeentecode, d.aanbieder, r.referentienummer, r.vorig_referentienummer,
-                r.toewijzingnummer, r.client, r.categorie, r.code, r.begindatum, r.einddatum,
-                r.bedrag, e.bericht_identificatie, e.dagtekening) for r in e.regels)
+            regels.extend(regels_uit_event(e, d.gemeentecode, d.aanbieder))
         elif isinstance(e, Declaratie.Beantwoord):
-            d = declaraties[e.originator_id]
-            afwijzingen.extend(Afwijzing(d.aanbieder, r.referentienummer, e.dagtekening)
-                               for r in e.afgewezen_regels)
+            afwijzingen.extend(afwijzingen_uit_event(e, declaraties[e.originator_id].aanbieder))
     return versies, regels, afwijzingen
+
+
+class GeldProjectie:
+    """Writes pages of toewijzing and declaration events into a money view.
+
+    A second projection beside the flow projection, with its own tracking position (the
+    projector feeds both from the same log): a money view added to an existing store
+    catches up from the start of the log without touching the flow view. Nothing in it
+    depends on a region, so a change of segments or tariffs needs no rebuild."""
+
+    topics = GELD_TOPICS
+
+    def __init__(self, view: GeldView) -> None:
+        self.view = view
+
+    def pagina(self, events: Iterable[tuple[int, object]]) -> Geldpagina:
+        """One page of (notification id, domain event) as the money view stores it. A
+        version's toewijzing and a line's declaration are registered earlier in the log (the
+        aggregate's first event): in this page or in the view already."""
+        pagina = Geldpagina()
+        nieuw_t: dict[UUID, tuple[str, str]] = {}
+        nieuw_d: dict[UUID, tuple[str, str]] = {}
+        ruw: list[tuple[int, Toewijzing.VersieOntvangen | Declaratie.Ingediend
+                        | Declaratie.Beantwoord]] = []
+        for nid, e in events:
+            if isinstance(e, Toewijzing.Geregistreerd):
+                pagina.toewijzingen.append((e.originator_id, e.gemeentecode, e.toewijzingnummer))
+                nieuw_t[e.originator_id] = (e.gemeentecode, e.toewijzingnummer)
+            elif isinstance(e, Declaratie.Geopend):
+                pagina.declaraties.append((e.originator_id, e.gemeentecode, e.aanbieder))
+                nieuw_d[e.originator_id] = (e.gemeentecode, e.aanbieder)
+            elif isinstance(e, Toewijzing.VersieOntvangen | Declaratie.Ingediend
+                            | Declaratie.Beantwoord):
+                ruw.append((nid, e))
+        ids_t = {e.originator_id for _, e in ruw if isinstance(e, Toewijzing.VersieOntvangen)}
+        ids_d = {e.originator_id for _, e in ruw if not isinstance(e, Toewijzing.VersieOntvangen)}
+        toewijzingen = {**self.view.toewijzingen(ids_t - nieuw_t.keys()), **nieuw_t}
+        declaraties = {**self.view.declaraties(ids_d - nieuw_d.keys()), **nieuw_d}
+        for nid, e in ruw:
+            if isinstance(e, Toewijzing.VersieOntvangen):
+                pagina.versies.append((nid, geldversie_uit_event(e, *toewijzingen[e.originator_id])))
+            elif isinstance(e, Declaratie.Ingediend):
+                pagina.regels.extend(regels_uit_event(e, *declaraties[e.originator_id]))
+            elif isinstance(e, Declaratie.Beantwoord):
+                pagina.afwijzingen.extend(afwijzingen_uit_event(e, declaraties[e.originator_id][1]))
+        return pagina
+
+    def projecteer(self, events: Iterable[tuple[int, object]], tot: int) -> int:
+        """Store a page and recompute the knowledge-time periods of exactly the toewijzingen
+        it touches, in one transaction ending at log position `tot`; returns how many."""
+        pagina = self.pagina(events)
+        with self.view.schrijf(tot) as schrijver:
+            geraakt = schrijver.voeg_toe(pagina)
+            if geraakt:
+                per_toewijzing = schrijver.versies_van(geraakt)
+                schrijver.vervang_perioden(geraakt, [
+                    p for versies in per_toewijzing.values() for p in geldperioden(versies)])
+            if pagina.regels:
+                bekend = schrijver.eerste_regels({r.identiteit for r in pagina.regels})
+                schrijver.bewaar_regels(kies_eerste(pagina.regels, bekend))
+            if pagina.afwijzingen:
+                schrijver.bewaar_afwijzingen(pagina.afwijzingen)
+        return len(geraakt)

@@ -16,8 +16,10 @@ import nats
 from events.gemeenten import GemeenteRegister
 from events.ijw import XsdSchemas
 from events.pseudonym import Pseudonimiseerder
+from projections.geldvragen import Geldvragen
 from projections.postgres import PostgresFlowView
-from projections.projectie import FlowProjectie
+from projections.postgres_geld import PostgresGeldView
+from projections.projectie import FlowProjectie, GeldProjectie
 from projections.regio import Regio, laad_regios
 from projections.vragen import Leeskant
 from services.eventstore.postgres import APPLICATION_NAME, Gebeurtenissen, bij_gelijktijdige_start
@@ -103,9 +105,24 @@ def flow_view(store: Gebeurtenissen) -> PostgresFlowView:
     return view
 
 
+def geld_view(store: Gebeurtenissen) -> PostgresGeldView:
+    """The money view, in the event store's database (its own tables and tracking table)."""
+    view = PostgresGeldView(store.ingest_recorder.datastore, application_name=APPLICATION_NAME,
+                            tracking_table_name="geld_tracking")
+    bij_gelijktijdige_start(view.create_table)
+    return view
+
+
 def projector(settings: Settings, database_url: str, extra: list[Path] | None = None) -> Projector:
     store = event_store(database_url)
-    return Projector(store, FlowProjectie(flow_view(store), list(regios(settings, extra).values())))
+    return Projector(store, FlowProjectie(flow_view(store), list(regios(settings, extra).values())),
+                     GeldProjectie(geld_view(store)))
+
+
+def geldvragen(projector: Projector) -> Geldvragen:
+    """The money questions over the projector's money view."""
+    assert projector.geld is not None
+    return Geldvragen(projector.geld.view)
 
 
 def leeskant(projector: Projector) -> Leeskant:
@@ -115,7 +132,7 @@ def leeskant(projector: Projector) -> Leeskant:
 
 def live_updates(settings: Settings, projector: Projector, nats_url: str) -> LiveUpdates:
     return LiveUpdates(leeskant(projector), projector.projectie.regios, nats_url,
-                       settings.live_peildatum)
+                       settings.live_peildatum, geldvragen=geldvragen(projector))
 
 
 def api(settings: Settings, database_url: str, extra: list[Path] | None = None, *,

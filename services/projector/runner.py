@@ -14,22 +14,31 @@ from datetime import date
 
 from psycopg.sql import SQL, Identifier
 
-from projections.projectie import TOPICS, FlowProjectie
+from projections.projectie import TOPICS, FlowProjectie, GeldProjectie
 from services.eventstore.postgres import Gebeurtenissen
 
 WACHT_OP_NIEUWS = 1.0  # seconds between checks when no NOTIFY arrives (a new day, a stop)
 
 
 class Projector:
-    """Keeps a flow view up to date with the event store."""
+    """Keeps the flow view, and the money view when given, up to date with the event store.
 
-    def __init__(self, store: Gebeurtenissen, projectie: FlowProjectie, *, pagina: int = 5000) -> None:
+    Each projection keeps its own tracking position and reads only its own topics, so a
+    money view added to an existing store catches up from the start without touching the
+    flow view; `positie` is the lower of the two (everything up to it is in both)."""
+
+    def __init__(self, store: Gebeurtenissen, projectie: FlowProjectie,
+                 geld: GeldProjectie | None = None, *, pagina: int = 5000) -> None:
         self.store = store
         self.projectie = projectie
+        self.geld = geld
         self.pagina = pagina
 
     def positie(self) -> int:
-        return self.projectie.view.positie()
+        posities = [self.projectie.view.positie()]
+        if self.geld is not None:
+            posities.append(self.geld.view.positie())
+        return min(posities)
 
     def laatste(self) -> int:
         return self.store.recorder.max_notification_id() or 0
@@ -39,14 +48,22 @@ class Projector:
 
         The position advances over the topics the projection skips: the library commits
         notification ids in order, so everything up to the last id seen before the query
-        is there to be read."""
-        start, laatste = self.positie() + 1, self.laatste()
+        is there to be read. Each projection takes one page of its own topics."""
+        laatste = self.laatste()
+        verwerkt = self._stap(self.projectie, TOPICS, laatste)
+        if self.geld is not None:
+            verwerkt += self._stap(self.geld, self.geld.topics, laatste)
+        return verwerkt
+
+    def _stap(self, projectie: FlowProjectie | GeldProjectie, topics: Sequence[str],
+              laatste: int) -> int:
+        start = projectie.view.positie() + 1
         if start > laatste:
             return 0
         notifications = self.store.recorder.select_notifications(
-            start=start, limit=self.pagina, stop=laatste, topics=TOPICS)
+            start=start, limit=self.pagina, stop=laatste, topics=topics)
         tot = notifications[-1].id if len(notifications) == self.pagina else laatste
-        self.projectie.projecteer(
+        projectie.projecteer(
             ((n.id, self.store.mapper.to_domain_event(n)) for n in notifications), tot)
         return tot - start + 1
 
@@ -87,8 +104,10 @@ class Projector:
                     pass
 
     def herbouw(self) -> None:
-        """Forget the projection; the next `volg` rebuilds it from the event log."""
+        """Forget the projections; the next `volg` rebuilds them from the event log."""
         self.projectie.view.wis()
+        if self.geld is not None:
+            self.geld.view.wis()
 
 
 def eventlog(store: Gebeurtenissen, topics: Sequence[str] = TOPICS,

@@ -1,0 +1,260 @@
+"""The money view on PostgreSQL (see `projections.geldview` for what is stored and why).
+
+`geld_periode` holds, per toewijzing, its counting version with the money attributes and the
+knowledge-time interval [bekend_vanaf, bekend_tot) in which it counts, with a GiST index over
+knowledge time x care time like `flow_periode`; `geld_regel` holds per declaration line the
+copy that counts (one row answers every K), `geld_afwijzing` per rejected line the earliest
+Dagtekening of a JW325 that lists it. A money question is two indexed reads in one
+transaction; the money rules then compute the figures from what they return. The writes and
+the library's tracking record (its own table, `geld_tracking`) share one transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from psycopg import Cursor
+from psycopg.rows import DictRow, tuple_row
+from psycopg.sql import SQL, Composable, Composed, Identifier
+
+from projections.flow import Sleutel
+from projections.geld import Afwijzing, Geldversie, Regel, regelsleutel
+from projections.geldview import Geldgegevens, Geldpagina, Geldperiode, GeldSchrijver, Identiteit
+
+_KENNIS = "daterange(bekend_vanaf, bekend_tot)"
+_ZORG = ("daterange(ingangsdatum, "
+         "CASE WHEN einddatum < ingangsdatum THEN ingangsdatum ELSE einddatum END, '[]')")
+
+_VERSIE = ("gemeentecode, toewijzingnummer, client, categorie, code, toegewezen_op, ingangsdatum, "
+           "einddatum, reden_wijziging, dagtekening, identificatie, aanbieder, volume, eenheid, "
+           "frequentie, budget")
+_REGEL = ("gemeentecode, aanbieder, referentienummer, vorig_referentienummer, toewijzingnummer, "
+          "client, categorie, code, begindatum, einddatum, bedrag, declaratie, dagtekening")
+_VERSIE_DDL = """gemeentecode text NOT NULL, toewijzingnummer text NOT NULL, client text NOT NULL,
+        categorie text, code text, toegewezen_op timestamp NOT NULL, ingangsdatum date NOT NULL,
+        einddatum date, reden_wijziging text, dagtekening date NOT NULL, identificatie text NOT NULL,
+        aanbieder text, volume bigint, eenheid text, frequentie text, budget bigint"""
+
+_TABLES: list[Composable] = [
+    SQL("""CREATE TABLE IF NOT EXISTS geld_toewijzing (
+        originator_id uuid PRIMARY KEY, gemeentecode text NOT NULL, toewijzingnummer text NOT NULL)"""),
+    SQL("""CREATE TABLE IF NOT EXISTS geld_declaratie (
+        originator_id uuid PRIMARY KEY, gemeentecode text NOT NULL, aanbieder text NOT NULL)"""),
+    SQL(f"""CREATE TABLE IF NOT EXISTS geld_versie (
+        notification_id bigint PRIMARY KEY, nummer bigint NOT NULL, {_VERSIE_DDL})"""),
+    SQL("CREATE INDEX IF NOT EXISTS geld_versie_toewijzing ON geld_versie (gemeentecode, nummer)"),
+    SQL(f"""CREATE TABLE IF NOT EXISTS geld_periode (
+        nummer bigint NOT NULL, {_VERSIE_DDL},
+        bekend_vanaf date NOT NULL, bekend_tot date)"""),
+    SQL("CREATE INDEX IF NOT EXISTS geld_periode_toewijzing ON geld_periode (gemeentecode, nummer)"),
+    SQL(f"CREATE INDEX IF NOT EXISTS geld_periode_kennis_zorg ON geld_periode USING gist "
+        f"({_KENNIS}, {_ZORG})"),
+    SQL("""CREATE TABLE IF NOT EXISTS geld_regel (
+        gemeentecode text NOT NULL, aanbieder text NOT NULL, referentienummer text NOT NULL,
+        vorig_referentienummer text, toewijzingnummer text NOT NULL, nummer bigint,
+        client text NOT NULL, categorie text, code text, begindatum date NOT NULL,
+        einddatum date NOT NULL, bedrag bigint NOT NULL, declaratie text NOT NULL,
+        dagtekening date NOT NULL, PRIMARY KEY (aanbieder, referentienummer))"""),
+    # a window's lines: by month of care, then the knowledge filter on the same entries
+    SQL("CREATE INDEX IF NOT EXISTS geld_regel_venster ON geld_regel "
+        "(begindatum, gemeentecode, dagtekening)"),
+    SQL("""CREATE TABLE IF NOT EXISTS geld_afwijzing (
+        aanbieder text NOT NULL, referentienummer text NOT NULL, dagtekening date NOT NULL,
+        PRIMARY KEY (aanbieder, referentienummer))"""),
+]
+
+_REGELS_IN_VENSTER = (
+    "FROM geld_regel r WHERE r.begindatum BETWEEN %(van)s AND %(tot)s "
+    "AND r.gemeentecode = ANY(%(gemeenten)s) AND r.dagtekening <= %(k)s")
+
+
+class PostgresGeldView(PostgresTrackingRecorder):
+    """The money view on PostgreSQL: read tables plus the library's tracking table."""
+
+    def __init__(self, *args: Any, application_name: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.application_name = application_name
+        self.sql_create_statements.extend(Composed([t]) for t in _TABLES)
+
+    @contextmanager
+    def schrijf(self, tot: int) -> Iterator[GeldSchrijver]:
+        with self.datastore.transaction(commit=True) as curs:
+            yield _PostgresSchrijver(curs)
+            self._insert_tracking(curs, Tracking(self.application_name, tot))
+
+    def positie(self) -> int:
+        return self.max_tracking_id(self.application_name) or 0
+
+    def gegevens_op(self, gemeenten: Iterable[str], k: date, van: date,
+                    peildatum: date) -> Geldgegevens:
+        """Two indexed reads in one snapshot: the window's lines known at K with their
+        rejection known at K, and the counting versions at K of the toewijzingen that overlap
+        the window or that those lines name."""
+        if peildatum < van:
+            return Geldgegevens([], [], [])
+        p = {"gemeenten": list(gemeenten), "k": k, "van": van, "tot": peildatum}
+        with self.datastore.transaction(commit=False) as curs:
+            curs.row_factory = tuple_row  # type: ignore[assignment]
+            curs.execute(
+                f"SELECT {', '.join('r.' + c for c in _REGEL.split(', '))}, a.dagtekening "  # noqa: S608
+                "FROM geld_regel r LEFT JOIN geld_afwijzing a ON a.aanbieder = r.aanbieder "
+                "AND a.referentienummer = r.referentienummer AND a.dagtekening <= %(k)s "
+                + _REGELS_IN_VENSTER.removeprefix("FROM geld_regel r "), p, binary=True)
+            regels, afwijzingen = [], []
+            for *rij, afgewezen in curs.fetchall():
+                regel = Regel(*rij)  # type: ignore[arg-type]  # tuple rows
+                regels.append(regel)
+                if afgewezen is not None:
+                    afwijzingen.append(Afwijzing(regel.aanbieder, regel.referentienummer,
+                                                 afgewezen))  # type: ignore[arg-type]
+            curs.execute(
+                f"SELECT {_VERSIE} FROM geld_periode "  # noqa: S608
+                f"WHERE {_KENNIS} @> %(k)s::date AND {_ZORG} && daterange(%(van)s, %(tot)s, '[]') "
+                "AND gemeentecode = ANY(%(gemeenten)s) "
+                "AND ingangsdatum <= %(tot)s AND (einddatum IS NULL OR einddatum >= %(van)s) "
+                "AND bekend_vanaf <= %(k)s AND (bekend_tot IS NULL OR bekend_tot > %(k)s) "
+                f"UNION SELECT {', '.join('p.' + c for c in _VERSIE.split(', '))} "
+                f"FROM (SELECT DISTINCT r.gemeentecode, r.nummer {_REGELS_IN_VENSTER} "
+                "AND r.nummer IS NOT NULL) t "
+                "JOIN geld_periode p USING (gemeentecode, nummer) "
+                "WHERE p.bekend_vanaf <= %(k)s AND (p.bekend_tot IS NULL OR p.bekend_tot > %(k)s)",
+                p, binary=True)
+            versies = [_geldversie(r) for r in curs.fetchall()]  # type: ignore[arg-type]
+        return Geldgegevens(versies, regels, afwijzingen)
+
+    def toewijzingen(self, ids: set[UUID]) -> dict[UUID, tuple[str, str]]:
+        return self._namen("SELECT originator_id, gemeentecode, toewijzingnummer "
+                           "FROM geld_toewijzing WHERE originator_id = ANY(%b)", ids)
+
+    def declaraties(self, ids: set[UUID]) -> dict[UUID, tuple[str, str]]:
+        return self._namen("SELECT originator_id, gemeentecode, aanbieder "
+                           "FROM geld_declaratie WHERE originator_id = ANY(%b)", ids)
+
+    def _namen(self, query: str, ids: set[UUID]) -> dict[UUID, tuple[str, str]]:
+        if not ids:
+            return {}
+        with self.datastore.transaction(commit=False) as curs:
+            curs.row_factory = tuple_row  # type: ignore[assignment]
+            curs.execute(query, (list(ids),))
+            return {r[0]: (r[1], r[2]) for r in curs.fetchall()}  # type: ignore[index]
+
+    def wis(self) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute("TRUNCATE geld_toewijzing, geld_declaratie, geld_versie, geld_periode, "
+                         "geld_regel, geld_afwijzing")
+            curs.execute(SQL("DELETE FROM {0} WHERE application_name = %s").format(
+                Identifier(self.tracking_table_name)), (self.application_name,))
+
+
+def _geldversie(r: tuple[Any, ...]) -> Geldversie:
+    return Geldversie(*r[:11], aanbieder=r[11], volume=r[12], eenheid=r[13],  # type: ignore[misc]
+                      frequentie=r[14], budget=r[15])
+
+
+def _versierij(v: Geldversie) -> tuple[object, ...]:
+    return (v.gemeentecode, v.toewijzingnummer, v.client, v.categorie, v.code, v.toegewezen_op,
+            v.ingangsdatum, v.einddatum, v.reden_wijziging, v.dagtekening, v.identificatie,
+            v.aanbieder, v.volume, v.eenheid, v.frequentie, v.budget)
+
+
+def _regelrij(r: Regel) -> tuple[object, ...]:
+    return (r.gemeentecode, r.aanbieder, r.referentienummer, r.vorig_referentienummer,
+            r.toewijzingnummer, r.client, r.categorie, r.code, r.begindatum, r.einddatum,
+            r.bedrag, r.declaratie, r.dagtekening)
+
+
+class _PostgresSchrijver:
+    """Set-based per page: COPY for new rows, one query per kind of read."""
+
+    def __init__(self, curs: Cursor[DictRow]) -> None:
+        self.curs = curs
+
+    def voeg_toe(self, pagina: Geldpagina) -> set[Sleutel]:
+        with self.curs.copy("COPY geld_toewijzing FROM STDIN") as copy:
+            for rij in pagina.toewijzingen:
+                copy.write_row(rij)
+        with self.curs.copy("COPY geld_declaratie FROM STDIN") as copy:
+            for rij in pagina.declaraties:
+                copy.write_row(rij)
+        with self.curs.copy(f"COPY geld_versie (notification_id, nummer, {_VERSIE}) FROM STDIN") as copy:
+            for nid, v in pagina.versies:
+                copy.write_row((nid, v.sleutel[1], *_versierij(v)))
+        return {v.sleutel for _, v in pagina.versies}
+
+    def versies_van(self, toewijzingen: set[Sleutel]) -> dict[Sleutel, list[Geldversie]]:
+        result: dict[Sleutel, list[Geldversie]] = defaultdict(list)
+        if not toewijzingen:
+            return result
+        gemeenten, nummers = zip(*toewijzingen, strict=True)
+        self.curs.row_factory = tuple_row  # type: ignore[assignment]
+        self.curs.execute(
+            f"SELECT {_VERSIE} FROM geld_versie "  # noqa: S608
+            "JOIN unnest(%b::text[], %b::bigint[]) AS t(gemeentecode, nummer) "
+            "USING (gemeentecode, nummer)", (list(gemeenten), list(nummers)))
+        for r in self.curs.fetchall():
+            v = _geldversie(r)  # type: ignore[arg-type]
+            result[v.sleutel].append(v)
+        return result
+
+    def vervang_perioden(self, toewijzingen: set[Sleutel], perioden: Iterable[Geldperiode]) -> None:
+        if not toewijzingen:
+            return
+        gemeenten, nummers = zip(*toewijzingen, strict=True)
+        self.curs.execute(
+            "DELETE FROM geld_periode p USING unnest(%b::text[], %b::bigint[]) "
+            "AS t(gemeentecode, nummer) WHERE p.gemeentecode = t.gemeentecode "
+            "AND p.nummer = t.nummer", (list(gemeenten), list(nummers)))
+        with self.curs.copy(f"COPY geld_periode (nummer, {_VERSIE}, bekend_vanaf, bekend_tot) "
+                            "FROM STDIN") as copy:
+            for p in perioden:
+                copy.write_row((p.versie.sleutel[1], *_versierij(p.versie), p.bekend_vanaf,
+                                p.bekend_tot))
+
+    def eerste_regels(self, identiteiten: set[Identiteit]) -> dict[Identiteit, Regel]:
+        if not identiteiten:
+            return {}
+        aanbieders, nummers = zip(*identiteiten, strict=True)
+        self.curs.row_factory = tuple_row  # type: ignore[assignment]
+        self.curs.execute(
+            f"SELECT {', '.join('r.' + c for c in _REGEL.split(', '))} FROM geld_regel r "  # noqa: S608
+            "JOIN unnest(%b::text[], %b::text[]) AS t(aanbieder, referentienummer) "
+            "USING (aanbieder, referentienummer)", (list(aanbieders), list(nummers)))
+        regels = [Regel(*r) for r in self.curs.fetchall()]  # type: ignore[arg-type]  # tuple rows
+        return {r.identiteit: r for r in regels}
+
+    def bewaar_regels(self, regels: Iterable[Regel]) -> None:
+        regels = list(regels)
+        if not regels:
+            return
+        aanbieders = [r.aanbieder for r in regels]
+        nummers = [r.referentienummer for r in regels]
+        self.curs.execute(
+            "DELETE FROM geld_regel r USING unnest(%b::text[], %b::text[]) "
+            "AS t(aanbieder, referentienummer) WHERE r.aanbieder = t.aanbieder "
+            "AND r.referentienummer = t.referentienummer", (aanbieders, nummers))
+        with self.curs.copy(f"COPY geld_regel ({_REGEL}, nummer) FROM STDIN") as copy:
+            for r in regels:
+                s = regelsleutel(r)
+                copy.write_row((*_regelrij(r), s[1] if s else None))
+
+    def bewaar_afwijzingen(self, afwijzingen: Iterable[Afwijzing]) -> None:
+        eerste: dict[Identiteit, date] = {}
+        for a in afwijzingen:
+            key = (a.aanbieder, a.referentienummer)
+            if key not in eerste or a.dagtekening < eerste[key]:
+                eerste[key] = a.dagtekening
+        if not eerste:
+            return
+        self.curs.execute(
+            "INSERT INTO geld_afwijzing (aanbieder, referentienummer, dagtekening) "
+            "SELECT * FROM unnest(%b::text[], %b::text[], %b::date[]) "
+            "ON CONFLICT (aanbieder, referentienummer) "
+            "DO UPDATE SET dagtekening = LEAST(geld_afwijzing.dagtekening, EXCLUDED.dagtekening)",
+            ([k[0] for k in eerste], [k[1] for k in eerste], list(eerste.values())))
