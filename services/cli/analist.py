@@ -15,7 +15,7 @@ from rich.table import Table
 
 from projections.geld import Per, bereken
 from projections.projectie import GELD_TOPICS, geld_uit_eventlog
-from projections.vragen import VELDEN
+from projections.vragen import VELDEN, label, uitvoer_diff, uitvoer_telling
 from projections.vragen import replay as replay_telling
 from services.cli.basis import (
     _KOP,
@@ -26,7 +26,9 @@ from services.cli.basis import (
     KnownAtOpt,
     RegionConfigOpt,
     RegionOpt,
+    _datum,
     _fail,
+    _gemeente,
     _leeskant,
     _titel,
     _toon,
@@ -45,15 +47,26 @@ def counts(
     van: FromOpt = None,
     known_at: KnownAtOpt = None,
     gemeente: GemeenteOpt = None,
-    formaat: Annotated[Formaat, typer.Option("--format")] = Formaat.table,
+    formaat: Annotated[Formaat, typer.Option(
+        "--format", help="table (leesbaar), json, of csv (met een kopblok: regio, venster, "
+        "peildatum, bekend op, gemeente, definities, onderdrukking)")] = Formaat.table,
+    publication: Annotated[bool, typer.Option(
+        "--publication", help="CSV voor publicatie: aantallen van 1 tot min_cel van de regio "
+        "(standaard 10) als <10, met een voetregel die dat zegt")] = False,
     region_config: RegionConfigOpt = None,
 ) -> None:
-    """Flow figures per segment for the window from..peildatum, as known at a date (default: now)."""
+    """Flow figures per segment for the window from..peildatum, as known at a date (default: now).
+
+    Example: jeugdstroom counts --region zuid-limburg --peildatum 2023-12-31 --gemeente Maastricht"""
     settings, regio, start, pd = _vraag(region, peildatum, van, gemeente, region_config)
+    gemeente = _gemeente(regio, gemeente)
     k = known_at.date() if known_at else None
     _, leeskant = _leeskant(settings, region_config)
     telling = leeskant.telling(regio, start, pd, k, gemeente)
-    _toon(telling, formaat, _titel(regio, start, pd, k, gemeente))
+    if publication:
+        sys.stdout.write(uitvoer_telling(telling, regio, min_cel=regio.min_cel).als_csv())
+        return
+    _toon(telling, formaat, _titel(regio, start, pd, k, gemeente), regio)
 
 
 @app.command()
@@ -63,13 +76,16 @@ def replay(
     van: FromOpt = None,
     known_at: KnownAtOpt = None,
     gemeente: GemeenteOpt = None,
-    formaat: Annotated[Formaat, typer.Option("--format")] = Formaat.table,
+    formaat: Annotated[Formaat, typer.Option(
+        "--format", help="table (leesbaar), json of csv")] = Formaat.table,
     region_config: RegionConfigOpt = None,
 ) -> None:
     """Recompute the figures from the event log alone and compare with the projection.
 
-    Exit status 1 when they differ."""
+    Exit status 1 when they differ.
+    Example: jeugdstroom replay --region zuid-limburg --peildatum 2023-12-31 --known-at 2024-03-30"""
     settings, regio, start, pd = _vraag(region, peildatum, van, gemeente, region_config)
+    gemeente = _gemeente(regio, gemeente)
     k = known_at.date() if known_at else None
     projector, leeskant = _leeskant(settings, region_config)
     opnieuw = replay_telling(eventlog(projector.store), regio, start, pd, k, gemeente)
@@ -87,18 +103,37 @@ def diff(
     region: RegionOpt,
     peildatum: DateOpt,
     known_at: Annotated[list[datetime], typer.Option(
-        "--known-at", formats=["%Y-%m-%d"], help="two knowledge dates: K1 then K2")],
+        "--known-at", parser=_datum, metavar="JJJJ-MM-DD",
+        help="twee kennisdatums: eerst K1 (toen), dan K2 (nu)")],
     van: FromOpt = None,
     gemeente: GemeenteOpt = None,
+    formaat: Annotated[Formaat, typer.Option(
+        "--format", help="table (leesbaar), json (de vorm van GET /api/diff) of csv (met kopblok)")
+    ] = Formaat.table,
     region_config: RegionConfigOpt = None,
 ) -> None:
-    """Explain how the figures for one peildatum differ between two knowledge dates."""
+    """Explain how the figures for one peildatum differ between two knowledge dates.
+
+    Example: jeugdstroom diff --region zuid-limburg --peildatum 2023-12-31 --known-at 2024-03-30
+    --known-at 2025-01-01"""
     if len(known_at) != 2:
         raise _fail("give --known-at exactly twice: the earlier and the later knowledge date")
     settings, regio, start, pd = _vraag(region, peildatum, van, gemeente, region_config)
+    gemeente = _gemeente(regio, gemeente)
     k1, k2 = (k.date() for k in known_at)
     _, leeskant = _leeskant(settings, region_config)
     een, twee, wijzigingen = leeskant.diff(regio, start, pd, k1, k2, gemeente)
+    if formaat is Formaat.csv:
+        sys.stdout.write(uitvoer_diff(regio, een, twee, wijzigingen).als_csv())
+        return
+    if formaat is Formaat.json:
+        console.print_json(json.dumps({
+            "k1": een.als_dict(), "k2": twee.als_dict(), "allocations": [
+                {"client": w.client[:12], "toewijzing": f"{w.gemeentecode}:{w.toewijzingnummer}",
+                 "segment": w.segment, "at_k1": w.oud, "at_k2": w.nieuw, "caused_by": w.oorzaak,
+                 "message_date": w.datum.isoformat() if w.datum else None,
+                 "what_changed": w.wat} for w in wijzigingen]}))
+        return
     table = Table(title=f"{_titel(regio, start, pd, k1, gemeente)} -> {k2.isoformat()}",
                   title_justify="left")
     table.add_column("segment")
@@ -107,11 +142,14 @@ def diff(
     for a, b in zip(een.segmenten, twee.segmenten, strict=True):
         table.add_row(a.naam, *(_verschil(getattr(a, v), getattr(b, v)) for v in VELDEN))
     console.print(table)
-    detail = Table("client (pseudonym)", "toewijzing", "segment", "at K1", "at K2", "caused by",
-                   title=f"{len(wijzigingen)} allocations behind the difference", title_justify="left")
+    detail = Table("jeugdige (pseudoniem)", "toewijzing", "segment", "telde bij K1 als",
+                   "telt bij K2 als", "oorzaak: JW301 (gemeente:identificatie), dagtekening, wat",
+                   title=f"{len(wijzigingen)} toewijzingen verklaren het verschil", title_justify="left")
     for w in wijzigingen:
+        oorzaak = (f"{w.oorzaak} van {w.datum.isoformat()}: {w.wat}" if w.datum
+                   else w.wat or "geen nieuw bericht (een voorlopige uitstroom werd definitief)")
         detail.add_row(w.client[:12], f"{w.gemeentecode}:{w.toewijzingnummer}", w.segment or "-",
-                       w.oud, w.nieuw, w.oorzaak)
+                       label(w.oud), label(w.nieuw), oorzaak)
     console.print(detail)
 
 
@@ -161,6 +199,7 @@ def costs(
     Amounts are eurocent. Computed from the event log at the question (exact, like replay).
     Example: jeugdstroom costs --region zuid-limburg --peildatum 2023-12-31 --known-at 2024-03-30"""
     settings, regio, start, pd = _vraag(region, peildatum, van, gemeente, region_config)
+    gemeente = _gemeente(regio, gemeente)
     k = known_at.date() if known_at else None
     projector, _ = _leeskant(settings, region_config)
     versies, regels, afwijzingen = geld_uit_eventlog(eventlog(projector.store, GELD_TOPICS))
