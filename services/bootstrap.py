@@ -19,7 +19,7 @@ from events.pseudonym import Pseudonimiseerder
 from projections.geldvragen import Geldvragen
 from projections.postgres import PostgresFlowView
 from projections.postgres_geld import PostgresGeldView
-from projections.projectie import FlowProjectie, GeldProjectie
+from projections.projectie import GELD_TOPICS, FlowProjectie, GeldProjectie
 from projections.regio import Regio, laad_regios
 from projections.vragen import Leeskant
 from services.eventstore.postgres import APPLICATION_NAME, Gebeurtenissen, bij_gelijktijdige_start
@@ -141,11 +141,14 @@ def api(settings: Settings, database_url: str, extra: list[Path] | None = None, 
     provider of JEUGDSTROOM_AUTH_*, else on loopback the local key in the state dir; on any
     other address without those settings only with `zonder_auth` (--insecure-no-auth)."""
     from services.http.api import maak_api  # FastAPI takes ~0.3 s to import: only `serve` needs it
+    from services.http.geld import geld_router
 
     store = event_store(database_url)
     alle = regios(settings, extra)
     toegang = maak_toegang(settings, store, alle, host=host, zonder_auth=zonder_auth)
-    return maak_api(Leeskant(flow_view(store)), lambda: eventlog(store), alle, toegang=toegang)
+    return maak_api(Leeskant(flow_view(store)), lambda: eventlog(store), alle, toegang=toegang,
+                    geld=geld_router(Geldvragen(geld_view(store)),
+                                     lambda: eventlog(store, GELD_TOPICS), alle))
 
 
 def maak_toegang(settings: Settings, store: Gebeurtenissen, alle: dict[str, Regio], *,

@@ -34,6 +34,7 @@ from projections.vragen import (
     venster,
 )
 from services.http import dashboard
+from services.http.geld import GeldApi, GeldReplayOut
 from services.http.toegang import (
     GEZONDHEID,
     LOGIN,
@@ -109,9 +110,10 @@ class RegionOut(BaseModel):
 
 
 class ReplayOut(BaseModel):
-    agrees: bool
+    agrees: bool = Field(description="the flow figures and (when served) the money figures agree")
     projection: CountsOut
     replay: CountsOut
+    money: GeldReplayOut | None = Field(None, description="the money figures' replay check")
 
 
 class ChangeOut(BaseModel):
@@ -219,7 +221,7 @@ denial are written to the audit log (`jeugdstroom audit`)."""
 
 
 def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
-             regios: dict[str, Regio], *, toegang: Toegang) -> FastAPI:
+             regios: dict[str, Regio], *, toegang: Toegang, geld: GeldApi | None = None) -> FastAPI:
     """The API over the flow view's questions; `eventlog` gives the events `replay` reads,
     `toegang` who may read what (`Toegang.zonder_controle` only for `--insecure-no-auth` and
     tests about the figures). The composition root passes them in."""
@@ -245,6 +247,8 @@ def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
     api.add_middleware(ToegangMiddleware)
     api.get(GEZONDHEID, summary="health check (no token)")(gezondheid)
     api.get(LOGIN, include_in_schema=False)(login)
+    if geld is not None:
+        api.include_router(geld.router)
 
     @api.exception_handler(OngeldigeVraag)
     async def ongeldig(_: Request, error: OngeldigeVraag) -> JSONResponse:
@@ -298,8 +302,10 @@ def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
         beslis(request, regio, Vraag.REPLAY, gemeente)
         opnieuw = replay(eventlog(), regio, start, pd, known_at, gemeente)
         projectie = leeskant.telling(regio, start, pd, known_at, gemeente)
-        return ReplayOut(agrees=opnieuw.als_dict() == projectie.als_dict(),
-                         projection=_counts(projectie), replay=_counts(opnieuw))
+        geldcheck = geld.replay(region, peildatum, van, known_at, gemeente) if geld else None
+        return ReplayOut(agrees=opnieuw.als_dict() == projectie.als_dict()
+                         and (geldcheck is None or geldcheck.agrees),
+                         projection=_counts(projectie), replay=_counts(opnieuw), money=geldcheck)
 
     @api.get("/api/diff", response_model=DiffOut, responses=_BESTANDEN)
     def diff_route(request: Request, region: Region, peildatum: Peildatum,
