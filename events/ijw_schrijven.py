@@ -19,6 +19,7 @@ from datetime import date, time
 from xml.sax.saxutils import escape
 
 from events.ijw import (
+    Antwoordbericht,
     BerichtKop,
     Declaratiebericht,
     Omvang,
@@ -32,7 +33,7 @@ from events.ijw import (
     Toewijzingbericht,
 )
 
-Schrijfbaar = Toewijzingbericht | Startbericht | Stopbericht | Declaratiebericht
+Schrijfbaar = Toewijzingbericht | Startbericht | Stopbericht | Declaratiebericht | Antwoordbericht
 
 _BASISSCHEMA = "http://www.istandaarden.nl/ijw/3_2/basisschema/schema"
 # The rules `breek` can break, per message type: each in personal or administrative details
@@ -43,8 +44,13 @@ BREEKBAAR: dict[str, frozenset[str]] = {
     "jw305": frozenset({"CS139", "TR002"}),
     "jw307": frozenset({"CS139", "TR002"}),
     "jw323": frozenset({"CD087", "TR358"}),
+    "jw325": frozenset(),
 }
-_BERICHTCODE = {"jw301": "436", "jw305": "438", "jw307": "440", "jw323": "490"}
+_BERICHTCODE = {"jw301": "436", "jw305": "438", "jw307": "440", "jw323": "490", "jw325": "491"}
+# A JW325 lists only rejected lines (DOMAIN.md); each gets this RetourCode (an assumption: the
+# simulator does not model why), while the message, its answer and its clients get 0200
+# ("geen fouten" on that level).
+AFWIJZINGSCODE, GEEN_FOUTEN = "9307", "0200"
 
 
 def schrijf(bericht: Schrijfbaar, *, breek: frozenset[str] = frozenset()) -> bytes:
@@ -65,8 +71,11 @@ def schrijf(bericht: Schrijfbaar, *, breek: frozenset[str] = frozenset()) -> byt
             soort = "jw307"
         case Declaratiebericht():
             soort = "jw323"
+        case Antwoordbericht():
+            soort = "jw325"
         case _:
-            raise TypeError(f"cannot write {type(bericht).__name__}: only JW301, JW305, JW307, JW323")
+            raise TypeError(f"cannot write {type(bericht).__name__}: only JW301, JW305, JW307, "
+                            "JW323, JW325")
     if bericht.kop.bericht != soort:
         raise ValueError(f"kop.bericht is '{bericht.kop.bericht}' but a {type(bericht).__name__} "
                          f"is a {soort.upper()}: make them agree")
@@ -82,7 +91,10 @@ def schrijf(bericht: Schrijfbaar, *, breek: frozenset[str] = frozenset()) -> byt
             inhoud = _jw307(bericht, breek)
         case Declaratiebericht():
             inhoud = _jw323(_declaratie_gebroken(bericht, breek) if breek else bericht)
-    xml = _met_prefix(_el("Bericht", _header(bericht.kop), inhoud), soort)
+        case Antwoordbericht():
+            inhoud = _jw325(bericht)
+    header = _jw325_header(bericht) if isinstance(bericht, Antwoordbericht) else _header(bericht.kop)
+    xml = _met_prefix(_el("Bericht", header, inhoud), soort)
     namespaces = (f'xmlns:ijw="{_BASISSCHEMA}" '
                   f'xmlns:{soort}="http://www.istandaarden.nl/ijw/3_2/{soort}/schema"')
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -299,8 +311,56 @@ def _jw323(bericht: Declaratiebericht) -> str:
     )
 
 
-def _prestatie(p: Prestatie) -> str:
-    if p.product.code is None or p.retourcodes:
+def _retourcodes(*codes: str) -> str:
+    return _el("RetourCodes", *(_tekst("RetourCode", c) for c in codes))
+
+
+def _jw325_header(bericht: Antwoordbericht) -> str:
+    """A JW325 header: the usual one plus the declaration it answers and a RetourCode."""
+    kop = bericht.kop
+    return _el(
+        "Header",
+        _tekst("BerichtCode", _BERICHTCODE[kop.bericht]),
+        _tekst("BerichtVersie", 3),
+        _tekst("BerichtSubversie", 2),
+        _tekst("Afzender", kop.afzender),
+        _tekst("Ontvanger", kop.ontvanger),
+        _el("BerichtIdentificatie", _tekst("ijw:Identificatie", kop.identificatie),
+            _tekst("ijw:Dagtekening", kop.dagtekening)),
+        _el("XsdVersie", _tekst("ijw:BasisschemaXsdVersie", "1.0.0"),
+            _tekst("ijw:BerichtXsdVersie", "1.0.0")),
+        _el("DeclaratieIdentificatie", _tekst("ijw:Identificatie", bericht.declaratie_identificatie),
+            _tekst("ijw:Dagtekening", bericht.declaratie_dagtekening)),
+        _el("XsdVersieDeclaratie", _tekst("ijw:BasisschemaXsdVersie", "1.0.0"),
+            _tekst("ijw:BerichtXsdVersie", "1.0.0")),
+        _retourcodes(*(bericht.retourcodes or (GEEN_FOUTEN,))),
+    )
+
+
+def _jw325(bericht: Antwoordbericht) -> str:
+    """The answer with the rejected lines, grouped per client like a JW323."""
+    per_client: dict[str, list[Prestatie]] = {}
+    for prestatie in bericht.prestaties:
+        per_client.setdefault(prestatie.bsn.waarde, []).append(prestatie)
+    clienten = [
+        _el("Client", _tekst("Bsn", bsn),
+            _el("Prestaties", *(_prestatie(p, retour=p.retourcodes or (AFWIJZINGSCODE,))
+                                for p in prestaties)),
+            _retourcodes(GEEN_FOUTEN))
+        for bsn, prestaties in per_client.items()
+    ]
+    return _el(
+        "DeclaratieAntwoord",
+        _tekst("DeclaratieNummer", bericht.declaratienummer),
+        _bedrag("TotaalIngediendBedrag", bericht.totaal_ingediend or 0, "ijw:TotaalBedrag"),
+        _bedrag("TotaalToegekendBedrag", bericht.totaal_toegekend or 0, "ijw:TotaalBedrag"),
+        _el("Clienten", *clienten) if clienten else None,
+        _retourcodes(GEEN_FOUTEN),
+    )
+
+
+def _prestatie(p: Prestatie, *, retour: tuple[str, ...] | None = None) -> str:
+    if p.product.code is None or (p.retourcodes and retour is None):
         # The JW323 XSD requires ProductCode and has no RetourCodes (those belong in a JW325).
         raise ValueError(f"prestatie {p.referentienummer} cannot be declared in a JW323: it needs "
                          "a ProductCode and no RetourCodes")
@@ -317,4 +377,5 @@ def _prestatie(p: Prestatie) -> str:
         _tekst("Eenheid", p.eenheid),
         _tekst("ProductTarief", p.tarief),
         _bedrag("IngediendBedrag", p.bedrag),
+        _retourcodes(*retour) if retour is not None else None,
     )

@@ -3,8 +3,19 @@
 Clients enter a segment, get a chain of allocations (doorstroom, stapeling, recidive, hernieuwde
 instroom with the profile's probabilities), and every allocation becomes the messages a
 backoffice would see: JW301 versions from the gemeente, JW305/JW307 and monthly JW323 from the
-provider, plus the mess of real traffic (corrected end dates, late versions, deletions,
-duplicate files, invalid messages). The same profile and seed give byte-identical files.
+provider, the gemeente's JW325 answers, plus the mess of real traffic (corrected end dates, late
+versions, deletions, duplicate files, invalid messages; declarations 1-6 months late, corrected
+lines, lines without a toewijzing or outside its period, rejected lines). The same profile and
+seed give byte-identical files.
+
+Money choices (assumptions, written down here): hours (Eenheid 04) are allocated per week
+(only with an Einddatum: CD076), per month or as a total; etmalen (Eenheid 14) per week
+(7 a week, with an Einddatum) or per month (31 a month: CS338 allows no Frequentie 1 with
+Eenheid 14), and a share of the verblijf allocations (categorie 44) with an Einddatum get a
+Budget (the days times the tariff) instead of an Omvang (CD077/CD078), with a product without
+code (CD041 asks an Omvang whenever there is a code). A stacked allocation at the same
+provider gets another product code (TR302). Every JW323 gets a JW325 one to four weeks later,
+listing the lines it rejects (about 3% of the debit lines).
 
 Clients are simulated from `_AANLOOP_JAREN` years before the first year so that the region
 starts with a realistic stock in care; only allocations still running on 1 January of the first
@@ -24,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from events.ijw import (
     REDENWIJZIGING_VERWIJDERD,
+    Antwoordbericht,
     BerichtKop,
     Bsn,
     Declaratiebericht,
@@ -37,7 +49,7 @@ from events.ijw import (
     ToegewezenProduct,
     Toewijzingbericht,
 )
-from events.ijw_schrijven import Schrijfbaar, schrijf
+from events.ijw_schrijven import AFWIJZINGSCODE, GEEN_FOUTEN, Schrijfbaar, schrijf
 from events.verwerking import ijw_records
 
 if TYPE_CHECKING:
@@ -47,7 +59,14 @@ _AANLOOP_JAREN = 5  # long enough for Wonen (stays of years) to reach its usual 
 _GEDEELDE_CLIENTEN = 0.1  # share of a later segment's new clients already known in an earlier one
 _N = 14  # the region's doorstroom margin n (DOMAIN.md), used to aim follow-ups at a category
 _M = 180  # the recidive margin m
-_LAATSTE_DECLARATIEMAAND = 4  # a month is declared 1 to 4 months later
+_LAATSTE_DECLARATIEMAAND = 6  # a month is declared 1 to 6 months later
+_DECLARATIE_VERTRAGING = (6, 3, 2, 1, 1, 1)  # weights of 1..6 months: most come the next month
+_P_CORRECTIE = 0.02  # a line credited and declared again later
+_P_ZONDER_TOEWIJZING = 0.003  # a line naming a ToewijzingNummer that does not exist
+_P_BUITEN_PERIODE = 0.05  # the last month declared to its end although care ended earlier
+_P_AFGEWEZEN = 0.03  # a debit line that the gemeente's JW325 rejects
+_P_BUDGET = 0.6  # a verblijf excl. behandeling (44) alone at its provider, with an end: a Budget
+_OPEN_BEKEND = 160  # days after its real end that a version sent open can still be current
 _VERVOLG = ("doorstroom", "stapeling", "recidive", "hernieuwd")
 
 
@@ -201,6 +220,8 @@ class _Toewijzing:
     nummer: str = ""
     versies: list[ToegewezenProduct] = field(default_factory=list)
     verwijderd: bool = False
+    soort_omvang: str = ""  # week, maand, totaal or budget: see `_omvang`
+    uren_per_week: int = 1
 
 
 @dataclass(frozen=True)
@@ -246,11 +267,11 @@ def simuleer(
     tijdvak = _Tijdvak(date(jaren[0], 1, 1), date(jaren[-1], 12, 31), date(jaren[-1] + 1, 4, 30))
 
     toewijzingen = _toewijzingen(rng, profiel, jaren, tijdvak)
-    berichten = _berichten(rng, profiel.ruis, toewijzingen, tijdvak)
+    berichten = _berichten(rng, profiel.ruis, toewijzingen, tijdvak, profiel.aanbieders)
     uitgaand = _met_ruis(rng, profiel.ruis, berichten)
 
     out.mkdir(parents=True, exist_ok=True)
-    bestanden = dict.fromkeys(("jw301", "jw305", "jw307", "jw323"), 0)
+    bestanden = dict.fromkeys(("jw301", "jw305", "jw307", "jw323", "jw325"), 0)
     records = gemeld = 0
     for seq, u in enumerate(uitgaand, start=1):
         data = schrijf(u.bericht)
@@ -364,11 +385,36 @@ def _keten(
     return keten
 
 
+def _tr302(rng: random.Random, toewijzingen: list[_Toewijzing], aanbieders: Sequence[str]) -> None:
+    """TR302: one JW301 holds a product code at most once per overlapping care period, and a
+    JW301 carries all current toewijzingen of the client at the provider. So an allocation
+    that overlaps an earlier one of the client at the same provider with the same product gets
+    another product code of its segment, or when none is free another provider. An earlier
+    allocation first sent open or longer can still be current in the provider's JW301 up to
+    `_OPEN_BEKEND` days after its real end, so that counts as overlapping too."""
+    marge = _dagen(_OPEN_BEKEND)
+    per_client: dict[tuple[str, str], list[_Toewijzing]] = {}
+    for t in sorted(toewijzingen, key=lambda a: (a.ingang, a.client.gemeente, int(a.nummer))):
+        eerdere = per_client.setdefault((t.client.bsn.waarde, t.client.gemeente), [])
+        overlap = [e for e in eerdere if e.ingang <= t.eind + marge and t.ingang <= e.eind + marge]
+
+        def bezet(aanbieder: str) -> set[Product]:
+            return {e.product for e in overlap if e.aanbieder == aanbieder}  # noqa: B023
+
+        if t.product in bezet(t.aanbieder):
+            vrij = [Product(*p) for p in t.segment.producten if Product(*p) not in bezet(t.aanbieder)]
+            if vrij:
+                t.product = rng.choice(vrij)
+            else:
+                t.aanbieder = next((a for a in aanbieders if t.product not in bezet(a)), t.aanbieder)
+        eerdere.append(t)
+
+
 def _vergissing(rng: random.Random, echt: _Toewijzing, aanbieder: str) -> _Toewijzing:
     """An allocation made by mistake for the same client, deleted later."""
     ingang = echt.ingang + _dagen(rng.randint(0, 30))
-    product = Product(*rng.choice(echt.segment.producten))
-    return _Toewijzing(echt.client, echt.segment, aanbieder, product, ingang,
+    return _Toewijzing(echt.client, echt.segment, aanbieder,
+                       Product(*rng.choice(echt.segment.producten)), ingang,
                        ingang + _dagen(rng.randint(30, 365)), verwijderd=True)
 
 
@@ -400,14 +446,23 @@ def _kop(bericht: str, afzender: str, ontvanger: str, dagtekening: date) -> Beri
 
 
 def _berichten(
-    rng: random.Random, ruis: Ruis, toewijzingen: list[_Toewijzing], tijdvak: _Tijdvak
+    rng: random.Random, ruis: Ruis, toewijzingen: list[_Toewijzing], tijdvak: _Tijdvak,
+    aanbieders: Sequence[str],
 ) -> list[Schrijfbaar]:
-    for t in toewijzingen:
-        t.versies = _versies(rng, ruis, t, tijdvak)
-    berichten: list[Schrijfbaar] = []
+    _tr302(rng, toewijzingen, aanbieders)
     per_aanbieder: dict[tuple[str, str, str], list[_Toewijzing]] = {}
     for t in toewijzingen:
         per_aanbieder.setdefault((t.client.bsn.waarde, t.client.gemeente, t.aanbieder), []).append(t)
+    for t in toewijzingen:
+        # a Budget goes with a product without code (CD041 wants an Omvang with a code, CD077
+        # none with a Budget); TR302 then holds per categorie: only for an allocation alone
+        # at its provider
+        alleen = not any(
+            a is not t and a.ingang <= t.eind + _dagen(_OPEN_BEKEND)
+            and t.ingang <= a.eind + _dagen(_OPEN_BEKEND)
+            for a in per_aanbieder[t.client.bsn.waarde, t.client.gemeente, t.aanbieder])
+        t.versies = _versies(rng, ruis, t, tijdvak, budget_mogelijk=alleen)
+    berichten: list[Schrijfbaar] = []
     zorg: list[tuple[_Toewijzing, date, date]] = []
     for t in toewijzingen:
         for versie in t.versies:
@@ -434,20 +489,53 @@ def _berichten(
                 _kop("jw307", t.aanbieder, t.client.gemeente, eind + _dagen(rng.randint(0, _N))),
                 t.client.bsn, (StopProduct(t.nummer, t.product, t.ingang, begin, eind, "31", "1"),)))
         zorg.append((t, begin, eind))
-    berichten.extend(_declaraties(rng, zorg, tijdvak))
+    berichten.extend(_declaraties(rng, zorg, tijdvak, len(berichten)))
     return berichten
 
 
+def _kies_omvang(rng: random.Random, t: _Toewijzing, budget_mogelijk: bool) -> None:
+    """How the allocation is sized (`_omvang` writes it per version)."""
+    eenheid, _ = _tarief(t.product)
+    t.uren_per_week = rng.randint(1, 4)
+    kans = rng.random()
+    if eenheid == "04":
+        t.soort_omvang = "week" if kans < 0.6 else "maand" if kans < 0.9 else "totaal"
+    elif t.product.categorie == "44" and kans < _P_BUDGET and budget_mogelijk:
+        t.soort_omvang = "budget"
+    else:
+        t.soort_omvang = "week" if rng.random() < 0.5 else "maand"
+
+
+def _omvang(t: _Toewijzing, eind: date | None) -> tuple[Omvang | None, int | None]:
+    """Omvang or Budget of one version: what needs an Einddatum (per week: CD076; a Budget:
+    CD075; a total) falls back to per month in a version without one."""
+    eenheid, tarief = _tarief(t.product)
+    soort = t.soort_omvang if eind is not None else "maand"
+    dagen = (eind - t.ingang).days + 1 if eind is not None else 0
+    if eenheid == "04":
+        if soort == "week":
+            return Omvang(t.uren_per_week, "04", "2"), None
+        if soort == "totaal":
+            return Omvang(max(1, (dagen * t.uren_per_week + 6) // 7), "04", "6"), None
+        return Omvang(t.uren_per_week * 4 + 1, "04", "4"), None
+    if soort == "budget":
+        return None, max(1, dagen) * tarief
+    if soort == "week":
+        return Omvang(7, eenheid, "2"), None
+    return Omvang(31, eenheid, "4"), None
+
+
 def _versies(
-    rng: random.Random, ruis: Ruis, t: _Toewijzing, tijdvak: _Tijdvak
+    rng: random.Random, ruis: Ruis, t: _Toewijzing, tijdvak: _Tijdvak, *, budget_mogelijk: bool
 ) -> list[ToegewezenProduct]:
     """The JW301 versions of one allocation: the first, then a correction or a deletion."""
-    eenheid, _ = _tarief(t.product)
-    omvang = Omvang(rng.randint(1, 4), "04", "2") if eenheid == "04" else Omvang(1, eenheid, "1")
+    _kies_omvang(rng, t, budget_mogelijk)
 
     def versie(op: date, eind: date | None, reden: str | None) -> ToegewezenProduct:
         tijd = time(rng.randint(8, 17), rng.randint(0, 59), rng.randint(0, 59))
-        return ToegewezenProduct(t.nummer, t.product, op, tijd, t.ingang, eind, reden, omvang, None)
+        omvang, budget = _omvang(t, eind)
+        product = Product(t.product.categorie, None) if budget is not None else t.product
+        return ToegewezenProduct(t.nummer, product, op, tijd, t.ingang, eind, reden, omvang, budget)
 
     eerste = t.ingang + _dagen(rng.randint(-21, 3))  # allocations are also made retroactively
     if t.verwijderd:  # eerste lies months before the horizon, so the deletion always fits
@@ -483,33 +571,73 @@ def _momentopname(
 
 
 def _declaraties(
-    rng: random.Random, zorg: list[tuple[_Toewijzing, date, date]], tijdvak: _Tijdvak
-) -> list[Declaratiebericht]:
-    """One JW323 per provider, gemeente and month, with a prestatie per allocation and month."""
+    rng: random.Random, zorg: list[tuple[_Toewijzing, date, date]], tijdvak: _Tijdvak,
+    volgnummer: int,
+) -> list[Declaratiebericht | Antwoordbericht]:
+    """One JW323 per provider, gemeente and month, with a prestatie per allocation and month,
+    1-6 months later; a few lines corrected in a JW323 of their own later (a credit of the
+    original, then a new debit), a few naming a toewijzing that does not exist or declared
+    past the end of care; and to every JW323 the gemeente's JW325, listing the lines it
+    rejects. A JW325 names its JW323 as `#<position in the returned list + volgnummer>` until
+    `_met_ruis` has numbered the JW323 (see there)."""
     per_maand: dict[tuple[str, str, date], list[Prestatie]] = {}
     for t, begin, eind in zorg:
         eenheid, tarief = _tarief(t.product)
-        per_week = t.versies[-1].omvang.volume if t.versies[-1].omvang else 1
         maand = max(begin, tijdvak.eerste).replace(day=1)
         while maand <= eind:
             volgende = _maand_erna(maand)
             van, tot = max(begin, maand), min(eind, volgende - _dagen(1))
+            if tot == eind < volgende - _dagen(1) and rng.random() < _P_BUITEN_PERIODE:
+                tot = volgende - _dagen(1)  # declared to the end of the month: past the toewijzing
             dagen = (tot - van).days + 1
-            volume = dagen if eenheid == "14" else max(1, (dagen * per_week + 6) // 7)
+            volume = dagen if eenheid == "14" else max(1, (dagen * t.uren_per_week + 6) // 7)
+            nummer = "8" + t.nummer if rng.random() < _P_ZONDER_TOEWIJZING else t.nummer
             per_maand.setdefault((t.aanbieder, t.client.gemeente, maand), []).append(Prestatie(
-                t.client.bsn, f"{t.nummer}-{maand:%Y%m}", None, t.nummer, t.product, van, tot,
+                # unique per provider across all its messages (TR314): numbers are per gemeente
+                t.client.bsn, f"{t.client.gemeente}-{t.nummer}-{maand:%Y%m}", None, nummer,
+                t.product, van, tot,
                 volume, eenheid, tarief, volume * tarief))
             maand = volgende
-    declaraties = []
+    declaraties: list[Declaratiebericht | Antwoordbericht] = []
+
+    def dien_in(aanbieder: str, gemeente: str, maand: date, nummer: str, dagtekening: date,
+                prestaties: list[Prestatie]) -> None:
+        prestaties.sort(key=lambda p: (p.bsn.waarde, p.toewijzingnummer, p.referentienummer))
+        positie = volgnummer + len(declaraties)
+        declaraties.append(Declaratiebericht(
+            _kop("jw323", aanbieder, gemeente, dagtekening), nummer, maand,
+            _maand_erna(maand) - _dagen(1), sum(p.bedrag for p in prestaties), tuple(prestaties)))
+        antwoord = dagtekening + _dagen(rng.randint(7, 28))
+        if antwoord > tijdvak.horizon:
+            return
+        afgewezen = tuple(replace(p, retourcodes=(AFWIJZINGSCODE,)) for p in prestaties
+                          if p.bedrag > 0 and rng.random() < _P_AFGEWEZEN)
+        ingediend = sum(p.bedrag for p in prestaties)
+        declaraties.append(Antwoordbericht(
+            _kop("jw325", gemeente, aanbieder, antwoord), f"#{positie}", dagtekening, nummer,
+            (GEEN_FOUTEN,), ingediend, ingediend - sum(p.bedrag for p in afgewezen), afgewezen))
+
     for (aanbieder, gemeente, maand), prestaties in per_maand.items():
         later = maand
-        for _ in range(rng.choices(range(1, _LAATSTE_DECLARATIEMAAND + 1), (6, 2, 1, 1))[0]):
+        for _ in range(rng.choices(range(1, _LAATSTE_DECLARATIEMAAND + 1), _DECLARATIE_VERTRAGING)[0]):
             later = _maand_erna(later)
         dagtekening = later.replace(day=rng.randint(1, 28))
-        prestaties.sort(key=lambda p: (p.bsn.waarde, int(p.toewijzingnummer)))  # one Client each
-        declaraties.append(Declaratiebericht(
-            _kop("jw323", aanbieder, gemeente, dagtekening), f"D{maand:%Y%m}{gemeente}", maand,
-            _maand_erna(maand) - _dagen(1), sum(p.bedrag for p in prestaties), tuple(prestaties)))
+        if dagtekening > tijdvak.horizon:
+            continue
+        dien_in(aanbieder, gemeente, maand, f"D{maand:%Y%m}{gemeente}", dagtekening, prestaties)
+        correcties: list[Prestatie] = []
+        for p in prestaties:
+            if rng.random() < _P_CORRECTIE:
+                nieuw_volume = max(1, p.geleverd_volume - rng.randint(1, 3))
+                correcties.append(replace(p, referentienummer=p.referentienummer + "-C",
+                                          vorig_referentienummer=p.referentienummer,
+                                          bedrag=-p.bedrag))
+                correcties.append(replace(p, referentienummer=p.referentienummer + "-N",
+                                          geleverd_volume=nieuw_volume,
+                                          bedrag=nieuw_volume * (p.tarief or 0)))
+        correctiedag = dagtekening + _dagen(rng.randint(20, 90))
+        if correcties and correctiedag <= tijdvak.horizon:
+            dien_in(aanbieder, gemeente, maand, f"C{maand:%Y%m}{gemeente}", correctiedag, correcties)
     return declaraties
 
 
@@ -532,12 +660,19 @@ def _met_ruis(rng: random.Random, ruis: Ruis, berichten: list[Schrijfbaar]) -> l
     uitgaand.sort(key=lambda u: (u.sorteer, u.volgnummer))
 
     volgnummers: dict[str, int] = {}
+    declaraties: dict[int, str] = {}  # volgnummer of a JW323: the Identificatie it got
     genummerd = []
     for u in uitgaand:
         kop = u.bericht.kop
         volgnummers[kop.afzender] = volgnummers.get(kop.afzender, 0) + 1
         nieuw = replace(kop, identificatie=str(volgnummers[kop.afzender]))
-        genummerd.append(replace(u, bericht=replace(u.bericht, kop=nieuw)))
+        bericht = replace(u.bericht, kop=nieuw)
+        if isinstance(bericht, Declaratiebericht) and u.bederf is None:
+            declaraties[u.volgnummer] = nieuw.identificatie
+        elif isinstance(bericht, Antwoordbericht):  # dated after its JW323: numbered already
+            bericht = replace(bericht, declaratie_identificatie=declaraties[
+                int(bericht.declaratie_identificatie.removeprefix("#"))])
+        genummerd.append(replace(u, bericht=bericht))
 
     dubbel: list[_Uitgaand] = []
     for u in genummerd:

@@ -9,6 +9,7 @@ import pytest
 from lxml import etree
 
 from events.ijw import (
+    Antwoordbericht,
     BerichtKop,
     Bsn,
     Declaratiebericht,
@@ -73,7 +74,14 @@ def declaratie() -> Declaratiebericht:
                              date(2024, 2, 29), 58800, prestaties)
 
 
-@pytest.mark.parametrize("maak", [toewijzing, start, stop, declaratie])
+def antwoord() -> Antwoordbericht:
+    """A JW325 rejecting one line of `declaratie()`; header and answer say 0200 (no errors)."""
+    afgewezen = replace(declaratie().prestaties[2], retourcodes=("9307",))
+    return Antwoordbericht(kop("jw325", "0935", "99990001"), "12345", date(2024, 3, 5),
+                           "D2024020935", ("0200",), 58800, 58800 - afgewezen.bedrag, (afgewezen,))
+
+
+@pytest.mark.parametrize("maak", [toewijzing, start, stop, declaratie, antwoord])
 def test_every_writer_round_trips_through_the_xsd_checked_parser(maak, register, schemas):
     bericht = maak()
     assert lees_bericht(schrijf(bericht), register, schemas) == bericht
@@ -86,7 +94,7 @@ def test_a_credit_total_is_written_as_c(register, schemas):
     assert lees_bericht(data, register, schemas) == bericht
 
 
-@pytest.mark.parametrize("name", ["JW301.xml", "JW305.xml", "JW307.xml", "JW323.xml"])
+@pytest.mark.parametrize("name", ["JW301.xml", "JW305.xml", "JW307.xml", "JW323.xml", "JW325.xml"])
 def test_official_examples_survive_read_write_read_without_their_personal_data(
     name, register, schemas
 ):
@@ -102,6 +110,12 @@ def test_prestaties_are_grouped_per_client(register, schemas):
     data = schrijf(replace(declaratie(), prestaties=(a, c, b)))
     assert data.count(b"<jw323:Client>") == 2
     assert lees_bericht(data, register, schemas).prestaties == (a, b, c)
+
+
+def test_an_answer_without_rejected_lines_is_valid_too(register, schemas):
+    leeg = replace(antwoord(), prestaties=(), totaal_toegekend=58800)
+    assert lees_bericht(schrijf(leeg), register, schemas) == leeg
+    assert _bevindingen(schrijf(antwoord())) == set()
 
 
 def test_a_type_and_header_that_disagree_are_refused():
