@@ -39,6 +39,7 @@ from services.nats import ijw_bestanden, nats_servers, publiceer
 from services.projector.updates import asyncapi_json
 from services.runtime import EmbeddedRuntime, free_port, port_free
 from services.settings import Settings
+from services.toegang.tokens import maak_token
 
 
 @app.command()
@@ -270,19 +271,33 @@ def asyncapi() -> None:
 
 
 def _serve(settings: Settings, database_url: str, extra: list[Path] | None, host: str,
-           port: int) -> None:
+           port: int, *, insecure_no_auth: bool = False, dashboard: str = "") -> None:
+    """Serve the API; `dashboard` is the query of the page to print a ready link for."""
     import uvicorn
 
+    if insecure_no_auth:
+        err.print("[red bold]WARNING: --insecure-no-auth: no token is checked; anyone who can "
+                  f"reach {escape(host)}:{port} reads every region's figures and detail[/red bold]")
     try:
-        web = bootstrap.api(settings, database_url, extra)
-    except RegioConfigError as error:
+        web = bootstrap.api(settings, database_url, extra, host=host, zonder_auth=insecure_no_auth)
+    except (RegioConfigError, bootstrap.ConfigurationError) as error:
         raise _fail(str(error)) from None
     if host == "127.0.0.1" and not port_free(port):
         vrij = free_port()
         err.print(f"port {port} is taken; serving on {vrij} instead (choose one with --port)")
         port = vrij
-    console.print(f"dashboard: http://{host}:{port}/   API: http://{host}:{port}/docs   "
-                  "(Ctrl-C stops)")
+    adres = f"http://{host}:{port}"
+    if insecure_no_auth or settings.auth_ingesteld:
+        console.print(f"dashboard: {adres}/{'?' + dashboard if dashboard else ''}   "
+                      f"API: {adres}/docs   (Ctrl-C stops)")
+    else:
+        regio = dict(p.split("=", 1) for p in dashboard.split("&") if "=" in p).get(
+            "regio", "zuid-limburg")
+        sleutel = maak_token(settings.state_dir, [f"regio:{regio}"], minuten=8 * 60)
+        console.print(f"dashboard (regio:{regio}, 8 hours): {adres}/login?token={sleutel}"
+                      f"{'&' + dashboard if dashboard else ''}")
+        console.print(f"API: {adres}/docs with a bearer token: jeugdstroom token --role "
+                      f"regio:{regio}   (Ctrl-C stops)")
     uvicorn.run(web, host=host, port=port, log_level="warning")
 
 
@@ -291,10 +306,22 @@ def serve(
     host: HostOpt = "127.0.0.1",
     port: PortOpt = 8000,
     region_config: RegionConfigOpt = None,
+    insecure_no_auth: Annotated[bool, typer.Option(
+        "--insecure-no-auth", help="check no token at all (never on a shared network)")] = False,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /docs) and the dashboard page (/)."""
+    """Serve the HTTP API (OpenAPI at /docs) and the dashboard page (/).
+
+    Every route but /healthz needs a bearer token: of JEUGDSTROOM_AUTH_* (deploy/toegang.md),
+    or on 127.0.0.1 without them of the local key (`jeugdstroom token`; a ready dashboard link
+    is printed). Another address without JEUGDSTROOM_AUTH_* is refused."""
     settings = _settings()
-    _serve(settings, _endpoints(settings).database_url, region_config, host, port)
+    if not insecure_no_auth:
+        try:  # refused before any server starts
+            bootstrap.token_instellingen(settings, host)
+        except bootstrap.ConfigurationError as error:
+            raise _fail(str(error)) from None
+    _serve(settings, _endpoints(settings).database_url, region_config, host, port,
+           insecure_no_auth=insecure_no_auth)
 
 
 regions_app = typer.Typer(help="Region configurations: list them, or make them from the CBS list.")

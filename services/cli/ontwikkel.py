@@ -160,9 +160,8 @@ def demo(
     console.print(f"check it from the event log alone: jeugdstroom replay --region {regio.id} "
                   f"--peildatum {pd} --known-at {k1}")
     if not no_serve:
-        console.print(f"dashboard for this peildatum: /?regio={regio.id}&peildatum={pd}"
-                      f"&bekend_op={k1} on the address below")
-        _serve(settings, servers.database_url, region_config, "127.0.0.1", port)
+        _serve(settings, servers.database_url, region_config, "127.0.0.1", port,
+               dashboard=f"regio={regio.id}&peildatum={pd}&bekend_op={k1}")  # a ready link
 
 
 TARGETS = {"ingest_records_per_s": 20_000, "rebuild_records_per_s": 100_000,
