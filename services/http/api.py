@@ -42,6 +42,7 @@ from services.http.toegang import (
     ToegangMiddleware,
     beslis,
     controleer,
+    dashboard_gemeente,
     gemeente_besluit,
     gezondheid,
     login,
@@ -49,6 +50,7 @@ from services.http.toegang import (
     onderdruk,
     onderdrukte_telling,
     regio_figuur,
+    vereis_volledig,
     zichtbaar,
 )
 from services.http.xlsx import XLSX, als_xlsx
@@ -247,8 +249,8 @@ def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
     api.add_middleware(ToegangMiddleware)
     api.get(GEZONDHEID, summary="health check (no token)")(gezondheid)
     api.get(LOGIN, include_in_schema=False)(login)
-    if geld is not None:
-        api.include_router(geld.router)
+    if geld is not None:  # money has no suppressed form: full readers only
+        api.include_router(geld.router, dependencies=[Depends(vereis_volledig)])
 
     @api.exception_handler(OngeldigeVraag)
     async def ongeldig(_: Request, error: OngeldigeVraag) -> JSONResponse:
@@ -419,14 +421,19 @@ def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
     def pagina(request: Request, regio: str | None = None, peildatum: str | None = None,
                bekend_op: str | None = None) -> HTMLResponse:
-        # the page shows the whole region's allocations that changed (detail): regio/auditor
+        # the page shows allocations that changed (detail): the whole region's for regio and
+        # auditor, a gemeente's own page (gemeente=<code>, its default) for a gemeente role
         zichtbare = zichtbaar(request, regios)
         regio = regio or ("zuid-limburg" if "zuid-limburg" in zichtbare or not zichtbare
                           else zichtbare[0])
+        vraag = dict(request.query_params)
         if regio in regios:
-            beslis(request, regios[regio], Vraag.DETAIL)
+            gemeente = dashboard_gemeente(request, regios[regio], vraag.get("gemeente"))
+            beslis(request, regios[regio], Vraag.DETAIL, gemeente)
+            if gemeente:
+                vraag["gemeente"] = gemeente
         # the page's own parameters (gemeente, van, vergelijk_op, ...) are read by the page
-        html, status = dashboard.pagina(leeskant, regios, {**request.query_params, "regio": regio})
+        html, status = dashboard.pagina(leeskant, regios, {**vraag, "regio": regio})
         return HTMLResponse(html, status_code=status)
 
     return api

@@ -209,6 +209,19 @@ def vereis_volledig(request: Request) -> None:
                    aanroeper=aanroeper(request))
 
 
+def dashboard_gemeente(request: Request, regio: Regio, gevraagd: str | None) -> str | None:
+    """The gemeente the dashboard page is about: the one asked for (None when it is not one of
+    the region's: then the question is the whole region's), or, when nothing is asked and the
+    caller reads the region only as its gemeente(s), its own."""
+    if gevraagd and gevraagd.strip():
+        return _gemeente_code(regio, gevraagd)
+    rollen = aanroeper(request).rollen
+    if besluit(rollen, RegioScope.van(regio), Vraag.DETAIL).toegestaan:
+        return None
+    return next((rol.waarde for rol in rollen
+                 if rol.soort is Soort.GEMEENTE and rol.waarde in regio.gemeenten), None)
+
+
 def _gemeente_code(regio: Regio, gevraagd: str | None) -> str | None:
     """The code of a gemeente asked by code or name, as the routes read it; anything this does
     not recognise is decided as a question about the whole region (the stricter one)."""

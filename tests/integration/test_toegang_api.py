@@ -148,8 +148,12 @@ def test_a_gemeente_reads_its_own_detail_and_the_others_suppressed(client, proje
         assert geweigerd.status_code == 403, route
         assert "needs role" in geweigerd.json()["detail"]
     assert f"gemeente:{HEERLEN}" in client.get(f"{DIFF}&gemeente={HEERLEN}", headers=h).json()["detail"]
-    dashboard = client.get("/?regio=zuid-limburg", headers=h)
-    assert dashboard.status_code == 403 and "regio:zuid-limburg" in dashboard.json()["detail"]
+    dashboard = client.get(f"/?regio=zuid-limburg&gemeente={HEERLEN}", headers=h)
+    assert dashboard.status_code == 403 and f"gemeente:{HEERLEN}" in dashboard.json()["detail"]
+    # the dashboard opens on its own gemeente's page, without the side-by-side table
+    eigen_pagina = client.get("/?regio=zuid-limburg&peildatum=2023-12-31", headers=h)
+    assert eigen_pagina.status_code == 200 and "gemeente Maastricht (0935)" in eigen_pagina.text
+    assert 'id="gemeenten"' not in eigen_pagina.text
 
     # the benchmark: Heerlen's and Meerssen's figures and the region's totals, suppressed
     heerlen = client.get(f"/api/counts?{Q}&gemeente={HEERLEN}", headers=h)
