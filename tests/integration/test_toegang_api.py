@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from fastapi import APIRouter, Depends
@@ -19,11 +19,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
+from typer.testing import CliRunner
 
 from services import bootstrap
+from services.cli import app as cli
 from services.http.api import maak_api
 from services.http.toegang import COOKIE, Toegang, vereis_volledig
 from services.projector.runner import eventlog
+from services.toegang.audit import AuditRegel
 from services.toegang.tokens import TokenInstellingen, TokenVerificateur
 from tests.integration.handmade import HEERLEN, MAASTRICHT, MEERSSEN
 
@@ -272,6 +275,26 @@ def test_a_router_of_figures_without_a_suppressed_form_is_for_full_readers(app, 
     regio = header(token("regio:zuid-limburg"))
     assert client.get("/api/bedragen?region=zuid-limburg", headers=regio).status_code == 200
     assert client.get("/api/bedragen?region=een-10-voor-de-jeugd", headers=regio).status_code == 403
+
+
+def test_the_audit_command_lists_who_asked_what(settings, monkeypatch):
+    store = bootstrap.event_store(settings.database_url)
+    audit = bootstrap.toegang_audit(store)
+    nu = datetime.now(UTC)
+    audit.voeg_toe(AuditRegel(nu - timedelta(days=3), "analist-1", "gemeente:0935", "/api/diff",
+                              "gemeente=0935", 200, "detail"))
+    audit.voeg_toe(AuditRegel(nu, None, None, "/api/counts", "region=zuid-limburg", 401,
+                              "denied: the token has expired"))
+    store.close()
+    for naam, waarde in (("NATS_URL", settings.nats_url), ("DATABASE_URL", settings.database_url),
+                         ("STATE_DIR", str(settings.state_dir))):
+        monkeypatch.setenv(f"JEUGDSTROOM_{naam}", waarde)
+    alles = CliRunner().invoke(cli, ["audit"])
+    assert alles.exit_code == 0 and "/api/diff" in alles.output and "/api/counts" in alles.output
+    wie = CliRunner().invoke(cli, ["audit", "--who", "analist-1"])
+    assert "/api/diff" in wie.output and "/api/counts" not in wie.output
+    sinds = CliRunner().invoke(cli, ["audit", "--since", (nu - timedelta(days=1)).strftime("%Y-%m-%d")])
+    assert "/api/counts" in sinds.output and "/api/diff" not in sinds.output
 
 
 ROLLEN = ["gemeente:0935", "gemeente:0938", "regio:zuid-limburg", "auditor:een-10-voor-de-jeugd",
