@@ -13,10 +13,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from projections.geld import Per, bereken
-from projections.projectie import GELD_TOPICS, geld_uit_eventlog
+from projections.geld import Kostentelling, Per
+from projections.geldvragen import replay_geld
+from projections.projectie import GELD_TOPICS
 from projections.vragen import VELDEN, label, uitvoer_diff, uitvoer_telling
 from projections.vragen import replay as replay_telling
+from services import bootstrap
 from services.cli.basis import (
     _KOP,
     DateOpt,
@@ -80,9 +82,10 @@ def replay(
         "--format", help="table (leesbaar), json of csv")] = Formaat.table,
     region_config: RegionConfigOpt = None,
 ) -> None:
-    """Recompute the figures from the event log alone and compare with the projection.
+    """Recompute the flow and the money figures from the event log alone and compare them
+    with the projections.
 
-    Exit status 1 when they differ.
+    Exit status 1 when either differs.
     Example: jeugdstroom replay --region zuid-limburg --peildatum 2023-12-31 --known-at 2024-03-30"""
     settings, regio, start, pd = _vraag(region, peildatum, van, gemeente, region_config)
     gemeente = _gemeente(regio, gemeente)
@@ -90,12 +93,22 @@ def replay(
     projector, leeskant = _leeskant(settings, region_config)
     opnieuw = replay_telling(eventlog(projector.store), regio, start, pd, k, gemeente)
     _toon(opnieuw, formaat, "replay from the event log: " + _titel(regio, start, pd, k, gemeente))
-    if opnieuw.als_dict() != leeskant.telling(regio, start, pd, k, gemeente).als_dict():
-        err.print("[red]the replay DIFFERS from the projection[/red]: compare with "
-                  "`jeugdstroom counts` using the same options; rebuild with "
-                  "`jeugdstroom project --rebuild`")
+    flow_gelijk = opnieuw.als_dict() == leeskant.telling(regio, start, pd, k, gemeente).als_dict()
+    geld_opnieuw = replay_geld(eventlog(projector.store, GELD_TOPICS), regio, start, pd, k, gemeente)
+    geld_gelijk = geld_opnieuw.als_dict() == bootstrap.geldvragen(projector).kostentelling(
+        regio, start, pd, k, gemeente).als_dict()
+    if formaat is Formaat.table:
+        _toon_geld(geld_opnieuw, "money replay from the event log: "
+                   + _titel(regio, start, pd, k, gemeente))
+    for naam, gelijk, vergelijk in (("flow", flow_gelijk, "counts"), ("money", geld_gelijk, "costs")):
+        if not gelijk:
+            err.print(f"[red]the {naam} replay DIFFERS from the projection[/red]: compare with "
+                      f"`jeugdstroom {vergelijk}` using the same options; rebuild with "
+                      "`jeugdstroom project --rebuild`")
+        else:
+            err.print(f"{naam} replay agrees with the projection")
+    if not (flow_gelijk and geld_gelijk):
         raise typer.Exit(1)
-    err.print("replay agrees with the projection")
 
 
 @app.command()
@@ -107,6 +120,9 @@ def diff(
         help="twee kennisdatums: eerst K1 (toen), dan K2 (nu)")],
     van: FromOpt = None,
     gemeente: GemeenteOpt = None,
+    money: Annotated[bool, typer.Option(
+        "--money", help="also the money figures and the declaration lines and answers behind "
+        "their change")] = False,
     formaat: Annotated[Formaat, typer.Option(
         "--format", help="table (leesbaar), json (de vorm van GET /api/diff) of csv (met kopblok)")
     ] = Formaat.table,
@@ -151,6 +167,41 @@ def diff(
         detail.add_row(w.client[:12], f"{w.gemeentecode}:{w.toewijzingnummer}", w.segment or "-",
                        label(w.oud), label(w.nieuw), oorzaak)
     console.print(detail)
+    if money:
+        _geldverschil(settings, regio, start, pd, k1, k2, gemeente, region_config)
+
+
+def _geldverschil(settings: Any, regio: Any, start: date, pd: date, k1: date, k2: date,
+                  gemeente: str | None, region_config: Any) -> None:
+    """The money half of `diff --money`: per segment K1 -> K2, then the lines behind it."""
+    projector, _ = _leeskant(settings, region_config)
+    een, twee, regels = bootstrap.geldvragen(projector).verschil(regio, start, pd, k1, k2, gemeente)
+    table = Table(title=f"geld (euro): {_titel(regio, start, pd, k1, gemeente)} -> {k2.isoformat()}",
+                  title_justify="left")
+    table.add_column("segment")
+    for kolom in _GELDKOLOMMEN:
+        table.add_column(kolom.replace("_", " "), justify="right")
+    rijen = [(s.naam, a.cijfers.als_dict(), s.cijfers.als_dict())
+             for a, s in zip(een.segmenten, twee.segmenten, strict=True)]
+    rijen.append(("totaal", een.totaal.als_dict(), twee.totaal.als_dict()))
+    for naam, oud, nieuw in rijen:
+        table.add_row(naam, *(_geldverschil_cel(kolom, oud[kolom], nieuw[kolom])
+                              for kolom in _GELDKOLOMMEN))
+    table.add_row("ongekoppeld", _geldverschil_cel("gedeclareerd", een.ongekoppeld, twee.ongekoppeld))
+    console.print(table)
+    detail = Table("aanbieder", "referentienummer", "toewijzing", "month", "bedrag", "at K1",
+                   "at K2", "caused by", title=f"{len(regels)} declaration lines behind the "
+                   "difference", title_justify="left")
+    for r in regels:
+        detail.add_row(r.aanbieder, r.referentienummer, r.toewijzing, r.maand,
+                       _euro("bedrag", r.bedrag), r.oud, r.nieuw, r.oorzaak)
+    console.print(detail)
+
+
+def _geldverschil_cel(kolom: str, oud: object, nieuw: object) -> str:
+    if oud == nieuw:
+        return _euro(kolom, oud)
+    return f"{_euro(kolom, oud)} -> {_euro(kolom, nieuw)}"
 
 
 def _delta(oud: int | None, nieuw: int | None) -> str:
@@ -196,15 +247,14 @@ def costs(
     """Money per segment: gedeclareerd, afgewezen, toegekend, beschikt, realisatie and more
     (DOMAIN.md, Money), for the window from..peildatum as known at a date (default: now).
 
-    Amounts are eurocent. Computed from the event log at the question (exact, like replay).
+    Amounts are eurocent. Read from the money projection (`jeugdstroom replay` recomputes
+    them from the event log and compares).
     Example: jeugdstroom costs --region zuid-limburg --peildatum 2023-12-31 --known-at 2024-03-30"""
     settings, regio, start, pd = _vraag(region, peildatum, van, gemeente, region_config)
     gemeente = _gemeente(regio, gemeente)
     k = known_at.date() if known_at else None
     projector, _ = _leeskant(settings, region_config)
-    versies, regels, afwijzingen = geld_uit_eventlog(eventlog(projector.store, GELD_TOPICS))
-    telling = bereken(versies, regels, afwijzingen, regio, start, pd, k or date.today(), gemeente,
-                      _PER[by], k_getoond=k)
+    telling = bootstrap.geldvragen(projector).kostentelling(regio, start, pd, k, gemeente, _PER[by])
     data: dict[str, Any] = telling.als_dict()
     if formaat is Formaat.json:
         console.print_json(json.dumps(data))
@@ -218,7 +268,15 @@ def costs(
             schrijver.writerow([rij.get(s, "") for s in sleutels]
                                + ["" if rij[k] is None else rij[k] for k in _GELDKOLOMMEN])
         return
-    table = Table(title="geld (euro): " + _titel(regio, start, pd, k, gemeente), title_justify="left")
+    _toon_geld(telling, "geld (euro): " + _titel(regio, start, pd, k, gemeente))
+
+
+def _toon_geld(telling: Kostentelling, titel: str) -> None:
+    """The money table (euro), its ongekoppeld line and its warnings."""
+    data: dict[str, Any] = telling.als_dict()
+    rijen = data["segments"] if telling.per == "segment" else data["rows"]
+    sleutels = [k for k in (rijen[0] if rijen else {}) if k not in _GELDKOLOMMEN]
+    table = Table(title=titel, title_justify="left")
     for s in sleutels:
         table.add_column(s)
     for kolom in _GELDKOLOMMEN:

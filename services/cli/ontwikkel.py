@@ -20,8 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from events.gemeenten import GemeenteRegisterError
-from projections.geld import bereken
-from projections.projectie import GELD_TOPICS, geld_uit_eventlog
+from projections.geldvragen import Geldvragen
 from projections.regio import Regio
 from projections.vragen import VELDEN
 from services import bootstrap
@@ -44,9 +43,7 @@ from services.cli.basis import (
     err,
 )
 from services.cli.beheer import _ingest_until_caught_up, _serve
-from services.eventstore.postgres import Gebeurtenissen
 from services.nats import ijw_bestanden, publiceer
-from services.projector.runner import eventlog
 
 if TYPE_CHECKING:
     from services.dev.bench import Meting
@@ -153,7 +150,7 @@ def demo(
     for a, b in zip(een.segmenten, twee.segmenten, strict=True):
         verschil.add_row(a.naam, *(_delta(getattr(a, v), getattr(b, v)) for v in VELDEN))
     console.print(verschil)
-    _geld_toen_en_nu(projector.store, regio, van, pd, k1)
+    _geld_toen_en_nu(bootstrap.geldvragen(projector), regio, van, pd, k1)
     console.print(f"{len(wijzigingen)} allocations explain the difference: "
                   f"jeugdstroom diff --region {regio.id} --peildatum {pd} "
                   f"--known-at {k1} --known-at {date.today()}")
@@ -236,11 +233,11 @@ def bench(
     console.print(table)
 
 
-def _geld_toen_en_nu(store: Gebeurtenissen, regio: Regio, van: date, pd: date, k1: date) -> None:
-    """The money of the window as known at K1 and now, per segment, with the difference."""
-    versies, regels, afwijzingen = geld_uit_eventlog(eventlog(store, GELD_TOPICS))
-    toen = bereken(versies, regels, afwijzingen, regio, van, pd, k1, k_getoond=k1)
-    nu = bereken(versies, regels, afwijzingen, regio, van, pd, date.today())
+def _geld_toen_en_nu(geldvragen: Geldvragen, regio: Regio, van: date, pd: date, k1: date) -> None:
+    """The money of the window as known at K1 and now, per segment, with the difference
+    (from the money projection; `jeugdstroom replay` checks it against the event log)."""
+    toen = geldvragen.kostentelling(regio, van, pd, k1)
+    nu = geldvragen.kostentelling(regio, van, pd, None)
     table = Table(title=f"geld (euro) {van} t/m {pd}: bekend op {k1} en nu", title_justify="left")
     for kolom in ("segment", "gedeclareerd toen", "gedeclareerd nu", "verschil", "toegekend nu",
                   "beschikt nu", "realisatie nu"):
@@ -254,4 +251,5 @@ def _geld_toen_en_nu(store: Gebeurtenissen, regio: Regio, van: date, pd: date, k
                       "n.v.t." if c_nu.realisatie is None else f"{c_nu.realisatie}%")
     console.print(table)
     console.print("the difference is declarations (and rejections) dated after "
-                  f"{k1}; per line: jeugdstroom costs --region {regio.id} --peildatum {pd} --by month")
+                  f"{k1}; per line: jeugdstroom diff --region {regio.id} --peildatum {pd} "
+                  f"--known-at {k1} --known-at {date.today()} --money")
