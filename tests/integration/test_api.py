@@ -111,7 +111,7 @@ def test_timeseries_months(client):
     assert crisis["2023-05"]["instroom"] is None
     csv = client.get("/api/timeseries?region=zuid-limburg&from_month=2023-01&to_month=2023-02"
                      "&format=csv").text
-    kop = [r for r in csv.splitlines() if not r.startswith("#")][0]  # after the header block
+    kop = next(r for r in csv.splitlines() if not r.startswith("#"))  # after the header block
     assert kop == "month,segment,instroom_totaal,uitstroom,in_zorg"
 
 
@@ -124,7 +124,7 @@ def test_gemeenten_side_by_side_with_shares(client):
     assert ambulant["instroom"] == 1 and meerssen["share_of_region"]["ambulant"] == 0.5
     assert meerssen["share_of_region"]["gik-j"] is None  # nobody in the region: no share
     csv = client.get("/api/gemeenten?region=zuid-limburg&peildatum=2023-12-31&format=csv").text
-    assert [r for r in csv.splitlines() if not r.startswith("#")][0].startswith("gemeente,name,segment")
+    assert next(r for r in csv.splitlines() if not r.startswith("#")).startswith("gemeente,name,segment")
 
 
 def test_dashboard_shows_the_api_figures(client):
