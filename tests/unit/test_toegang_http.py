@@ -99,3 +99,25 @@ def test_nats_config_for_a_region(tmp_path):
     again = RUNNER.invoke(app, ["nats-config", "--region", "een-10-voor-de-jeugd", "--out", str(out)])
     assert again.exit_code == 2 and "--overwrite" in " ".join(again.output.split())
     assert RUNNER.invoke(app, ["nats-config", "--region", "nergens", "--out", str(out)]).exit_code == 2
+
+
+def test_serve_prints_a_ready_dashboard_link_on_loopback(tmp_path, monkeypatch, capsys):
+    import uvicorn
+
+    from services.cli import beheer
+
+    monkeypatch.setattr(bootstrap, "api", lambda *args, **kwargs: object())
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    beheer._serve(Settings(state_dir=tmp_path), "postgresql://unused", None, "127.0.0.1", 0,
+                  dashboard="regio=zuid-limburg&peildatum=2023-12-31")
+    uit = " ".join(capsys.readouterr().out.split())
+    link = next(w for w in uit.split() if "/login?token=" in w)
+    assert link.endswith("&regio=zuid-limburg&peildatum=2023-12-31")
+    tekst = link.split("token=")[1].split("&")[0]
+    aanroeper = TokenVerificateur(lokale_instellingen(tmp_path)).verifieer(tekst)
+    assert aanroeper.rol_teksten == ["regio:zuid-limburg"]
+    beheer._serve(Settings(state_dir=tmp_path), "postgresql://unused", None, "127.0.0.1", 0,
+                  insecure_no_auth=True)
+    captured = capsys.readouterr()
+    assert "WARNING: --insecure-no-auth" in " ".join(captured.err.split())
+    assert "token=" not in captured.out
