@@ -8,10 +8,12 @@ import ipaddress
 import logging
 import secrets
 import signal
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import nats
+from nats.js import JetStreamContext
 
 from events.gemeenten import GemeenteRegister
 from events.ijw import XsdSchemas
@@ -22,17 +24,30 @@ from projections.postgres_geld import PostgresGeldView
 from projections.projectie import GELD_TOPICS, FlowProjectie, GeldProjectie
 from projections.regio import Regio, laad_regios
 from projections.vragen import Leeskant
-from services.eventstore.postgres import APPLICATION_NAME, Gebeurtenissen, bij_gelijktijdige_start
-from services.ingest.handler import Ingest
+from services.eventstore.postgres import (
+    APPLICATION_NAME,
+    AndereStream,
+    Gebeurtenissen,
+    bij_gelijktijdige_start,
+)
+from services.ingest.handler import INFRA_ERRORS, Ingest
 from services.ingest.jetstream import NatsIngest
 from services.ingest.validatie import BerichtLezer, Lezers
-from services.nats import SUBJECTS, ensure_stream, ingest_consumer, nats_servers
+from services.nats import (
+    SUBJECTS,
+    ensure_stream,
+    ingest_consumer,
+    nats_servers,
+    stream_identiteit,
+    verbindingsmeldingen,
+)
 from services.projector.runner import Projector, eventlog
 from services.projector.updates import LiveUpdates
 from services.runtime import EmbeddedRuntime, Endpoints
 from services.settings import Settings
 from services.toegang.audit import PostgresAudit
 from services.toegang.tokens import TokenInstellingen, TokenVerificateur, lokale_instellingen
+from services.uitval import Uitval
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -146,8 +161,7 @@ def api(settings: Settings, database_url: str, extra: list[Path] | None = None, 
     store = event_store(database_url)
     alle = regios(settings, extra)
     toegang = maak_toegang(settings, store, alle, host=host, zonder_auth=zonder_auth)
-    return maak_api(Leeskant(flow_view(store), laatste=lambda: store.recorder.max_notification_id() or 0),
-                    lambda: eventlog(store), alle, toegang=toegang,
+    return maak_api(Leeskant(flow_view(store)), lambda: eventlog(store), alle, toegang=toegang,
                     geld=geld_router(Geldvragen(geld_view(store)),
                                      lambda: eventlog(store, GELD_TOPICS), alle))
 
@@ -208,11 +222,15 @@ def ingest_bron(settings: Settings) -> str:
 def ingest(settings: Settings, database_url: str) -> Ingest:
     if settings.schemavalidatie_uit:
         log.warning(settings.schemavalidatie_uit)
+    # the event store may be starting (or restarting) at the same moment: bounded retries
+    store = Uitval("the event store (PostgreSQL)", settings.outage_limit_seconds, log).probeer(
+        lambda: event_store(database_url), INFRA_ERRORS)
     return Ingest(
-        event_store(database_url),
+        store,
         BerichtLezer(gemeente_register(settings), xsd_schemas(settings)),
         Pseudonimiseerder(pseudonym_key(settings)),
         bron=ingest_bron(settings),
+        stream=settings.stream,
         max_pogingen=settings.ingest_max_attempts,
     )
 
@@ -220,20 +238,60 @@ def ingest(settings: Settings, database_url: str) -> Ingest:
 def nats_ingest(settings: Settings, servers: Endpoints) -> NatsIngest:
     service = ingest(settings, servers.database_url)
     return NatsIngest(service, Lezers(service.lezer, settings.ingest_validation_processes),
-                      settings.stream)
+                      settings.stream, grens=settings.outage_limit_seconds)
+
+
+async def verbind_nats(settings: Settings, nats_url: str, wat: str) -> nats.NATS:
+    """A connection that reconnects by itself and says so; the first connect is retried with
+    backoff up to the outage bound (nats-py gives up on a first connect at once)."""
+    uitval = Uitval("NATS", settings.outage_limit_seconds, log)
+    weg, terug, fout = verbindingsmeldingen(wat)
+    while True:
+        try:
+            nc = await nats.connect(nats_servers(nats_url), max_reconnect_attempts=-1,
+                                    reconnect_time_wait=1, disconnected_cb=weg,
+                                    reconnected_cb=terug, error_cb=fout)
+        except (nats.errors.Error, OSError, TimeoutError) as error:
+            await asyncio.sleep(uitval.mislukt(error))
+            continue
+        uitval.gelukt()
+        return nc
+
+
+async def _neem_stream(js: JetStreamContext, settings: Settings, dienst: NatsIngest,
+                       nieuwe_stream: bool) -> int:
+    """Check (or, on the operator's word, accept) the stream before anything is consumed.
+    Returns the stream's last sequence."""
+    identiteit, laatste = await stream_identiteit(js, settings.stream)
+    try:
+        await asyncio.to_thread(dienst.ingest.controleer_stream, identiteit, laatste)
+    except AndereStream:
+        if not nieuwe_stream:
+            raise
+        await asyncio.to_thread(dienst.ingest.neem_stream_aan, identiteit)
+    return laatste
 
 
 async def _consumeer(settings: Settings, servers: Endpoints, dienst: NatsIngest,
-                     stop: asyncio.Event) -> None:
-    """The durable pull consumer on the iJw stream, acked by hand after each commit."""
-    nc = await nats.connect(nats_servers(servers.nats_url), max_reconnect_attempts=-1)
+                     stop: asyncio.Event, *, nieuwe_stream: bool = False,
+                     klaar: asyncio.Event | None = None) -> None:
+    """The durable pull consumer on the iJw stream, acked by hand after each commit.
+
+    Before the consumer exists the stream is checked against the one ingest's position
+    belongs to (`AndereStream` when it is another), so nothing is delivered, let alone
+    acked, against a stale position."""
+    nc = await verbind_nats(settings, servers.nats_url, "ingest")
     try:
         js = nc.jetstream()
         await ensure_stream(js, settings)
+        await _neem_stream(js, settings, dienst, nieuwe_stream)
+        if klaar is not None:
+            klaar.set()
         subscription = await js.pull_subscribe(
             SUBJECTS, durable=settings.ingest_durable, stream=settings.stream,
             config=ingest_consumer(settings))
-        await dienst.volg(subscription, js, settings.ingest_batch_size, stop)
+        await dienst.volg(subscription, js, settings.ingest_batch_size, stop,
+                          verbonden=lambda: nc.is_connected)
     finally:
         await dienst.stop()
         with contextlib.suppress(nats.errors.Error):  # NATS gone: unacked messages come back
@@ -242,25 +300,81 @@ async def _consumeer(settings: Settings, servers: Endpoints, dienst: NatsIngest,
         dienst.ingest.store.close()
 
 
-async def ingest_service(settings: Settings, servers: Endpoints) -> None:
+async def _volg_achterstand(settings: Settings, servers: Endpoints, dienst: NatsIngest,
+                            stop: asyncio.Event) -> None:
+    """Consumer lag for the metrics: the stream's last sequence against the position."""
+    from services import metrics
+
+    nc = await verbind_nats(settings, servers.nats_url, "ingest metrics")
+    try:
+        js = nc.jetstream()
+        while not stop.is_set():
+            with contextlib.suppress(Exception):  # a metric never stops ingest
+                _, laatste = await stream_identiteit(js, settings.stream)
+                metrics.ingest_achter(await asyncio.to_thread(dienst.ingest.positie), laatste)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=5)
+    finally:
+        await nc.close()
+
+
+def ingest_gezondheid(dienst: NatsIngest) -> Callable[[], tuple[bool, dict[str, Any]]]:
+    """/healthz of ingest: its servers answer (an outage in progress makes it 503)."""
+    import time
+
+    from services import metrics
+
+    def gezondheid() -> tuple[bool, dict[str, Any]]:
+        nu = time.monotonic()
+        weg: dict[str, float] = {}
+        for naam, uitval in (("database", dienst.database), ("nats", dienst.broker)):
+            sinds = uitval.weg_sinds
+            metrics.WEG.labels(naam).set(0 if sinds is None else nu - sinds)
+            if sinds is not None:
+                weg[naam] = round(nu - sinds, 1)
+        fout = type(dienst.fout).__name__ if dienst.fout is not None else None
+        goed = not weg and fout is None
+        return goed, {"unreachable_seconds": weg, "stopping_because": fout}
+
+    return gezondheid
+
+
+async def ingest_service(settings: Settings, servers: Endpoints, *, nieuwe_stream: bool = False,
+                         metrics_poort: int | None = None) -> None:
     """The ingest service (`jeugdstroom ingest`) until SIGTERM or Ctrl-C; what is handed
-    over by then is committed and acked before it stops."""
+    over by then is committed and acked before it stops. Raises AndereStream or
+    Onbereikbaar when it must stop on its own."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signaal in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signaal, stop.set)
-    await _consumeer(settings, servers, nats_ingest(settings, servers), stop)
+    dienst = nats_ingest(settings, servers)
+    achterstand = None
+    if metrics_poort is not None:
+        from services import metrics
+
+        metrics.serveer(metrics_poort, ingest_gezondheid(dienst))
+        achterstand = asyncio.create_task(_volg_achterstand(settings, servers, dienst, stop))
+    try:
+        await _consumeer(settings, servers, dienst, stop, nieuwe_stream=nieuwe_stream)
+    finally:
+        stop.set()
+        if achterstand is not None:
+            with contextlib.suppress(Exception):
+                await achterstand
 
 
 async def ingest_until_caught_up(
-    settings: Settings, servers: Endpoints, *, timeout: float = 3600.0, voortgang=None
+    settings: Settings, servers: Endpoints, *, timeout: float = 3600.0, voortgang=None,
+    nieuwe_stream: bool = False,
 ) -> NatsIngest:
     """Run ingest until it has committed everything the stream held when it started.
 
     For a backfill, the demo and the tests: the same consumer as the service, stopped when
-    its tracking position reaches the stream's last sequence.
+    its tracking position reaches the stream's last sequence. `nieuwe_stream`: the
+    operator's word that a recreated stream is to be ingested from its seq 1.
     """
-    nc = await nats.connect(nats_servers(servers.nats_url))
+    nc = await verbind_nats(settings, servers.nats_url, "ingest")
     try:
         js = nc.jetstream()
         await ensure_stream(js, settings)
@@ -269,10 +383,16 @@ async def ingest_until_caught_up(
         await nc.close()
     dienst = nats_ingest(settings, servers)
     stop = asyncio.Event()
-    consument = asyncio.create_task(_consumeer(settings, servers, dienst, stop))
+    klaar = asyncio.Event()  # the stream is checked (or accepted): the position means it
+    consument = asyncio.create_task(_consumeer(settings, servers, dienst, stop,
+                                               nieuwe_stream=nieuwe_stream, klaar=klaar))
+    gecontroleerd = asyncio.create_task(klaar.wait())
     try:
+        await asyncio.wait([consument, gecontroleerd], return_when=asyncio.FIRST_COMPLETED)
+        if consument.done():
+            consument.result()  # it stopped before it began: say why
         deadline = asyncio.get_running_loop().time() + timeout
-        while (positie := await asyncio.to_thread(dienst.ingest.positie)) < target:
+        while (positie := await _positie(dienst)) < target:
             if voortgang is not None:
                 voortgang(positie, target)
             if consument.done():
@@ -283,6 +403,17 @@ async def ingest_until_caught_up(
         if voortgang is not None:
             voortgang(target, target)
     finally:
+        gecontroleerd.cancel()
         stop.set()
         await consument
     return dienst
+
+
+async def _positie(dienst: NatsIngest) -> int:
+    """The committed position; -1 while the event store is away (the consumer counts the
+    outage against its bound and stops past it)."""
+    try:
+        return await asyncio.to_thread(dienst.ingest.positie)
+    except INFRA_ERRORS:
+        await asyncio.sleep(0.5)
+        return -1

@@ -9,11 +9,14 @@ duplicate window; ingest is idempotent beyond it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator
+import logging
+import re
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nats
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
@@ -22,6 +25,9 @@ from events.ijw import Afgewezen, lees_kop
 from services.settings import Settings
 
 SUBJECTS = "ijw.>"
+PUBLICEER_POGINGEN = 8  # per file: NATS reconnecting or a cluster electing a leader, then a sentence
+
+log = logging.getLogger("jeugdstroom.nats")
 
 
 def nats_servers(nats_url: str) -> list[str]:
@@ -38,6 +44,7 @@ def stream_config(settings: Settings) -> StreamConfig:
         storage=StorageType.FILE,
         duplicate_window=settings.duplicate_window_seconds,
         max_age=settings.stream_max_age_days * 86400.0,
+        num_replicas=settings.stream_replicas,
         description="iJw 3.2 messages as published by the municipal backoffices",
     )
 
@@ -58,7 +65,22 @@ async def ensure_stream(js: JetStreamContext, settings: Settings) -> None:
     try:
         await js.add_stream(config=config)
     except BadRequestError:
+        # never fewer copies than the stream has: a publisher without
+        # JEUGDSTROOM_STREAM_REPLICAS must not shrink a cluster's stream to one node
+        bestaand = (await js.stream_info(settings.stream)).config.num_replicas or 1
+        config.num_replicas = max(config.num_replicas or 1, bestaand)
         await js.update_stream(config=config)
+
+
+async def stream_identiteit(js: JetStreamContext, stream: str) -> tuple[str, int]:
+    """The stream's identity (when JetStream created it) and its last sequence.
+
+    A stream deleted and created again under the same name restarts its sequences at 1; its
+    creation time tells the two apart (it survives server restarts, and in a cluster it is
+    the meta leader's, the same on every node)."""
+    info = await js.stream_info(stream)
+    identiteit = info.created.isoformat() if info.created else "unknown"
+    return identiteit, int(info.state.last_seq)
 
 
 async def verwijder_stream(nats_url: str, stream: str) -> None:
@@ -74,9 +96,20 @@ async def verwijder_stream(nats_url: str, stream: str) -> None:
 
 @dataclass
 class Publicatie:
+    """What became of every file: accepted, dropped by JetStream as a duplicate, or not
+    published with the reason; together they are all the files."""
+
     geaccepteerd: int = 0
     dubbel: int = 0
     fouten: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def bestanden(self) -> int:
+        return self.geaccepteerd + self.dubbel + len(self.fouten)
+
+    def samenvatting(self) -> str:
+        return (f"{self.bestanden} files: {self.geaccepteerd} published, {self.dubbel} duplicate "
+                f"(dropped by JetStream), {len(self.fouten)} not published")
 
 
 def ijw_bestanden(paden: Iterable[Path]) -> Iterator[Path]:
@@ -87,33 +120,84 @@ def ijw_bestanden(paden: Iterable[Path]) -> Iterator[Path]:
             yield pad
 
 
+class NatsNietBereikt(Exception):
+    """NATS could not be reached to publish; the message says where and what to do."""
+
+
+Callback = Callable[[], Awaitable[None]]
+
+
+def verbindingsmeldingen(wat: str) -> tuple[Callback, Callback, Callable[[Exception], Awaitable[None]]]:
+    """nats-py callbacks (disconnected, reconnected, error) that say when the connection goes
+    and comes back."""
+    async def weg() -> None:
+        log.warning("%s: disconnected from NATS (reconnecting, unless it is stopping)", wat)
+
+    async def terug() -> None:
+        log.warning("%s: reconnected to NATS", wat)
+
+    async def fout(error: Exception) -> None:
+        log.debug("%s: NATS connection error: %s", wat, type(error).__name__)
+
+    return weg, terug, fout
+
+
 async def publiceer(
-    nats_url: str, settings: Settings, bestanden: list[Path], *, voortgang=None, tegelijk: int = 256
+    nats_url: str, settings: Settings, bestanden: list[Path], *, voortgang=None, tegelijk: int = 256,
+    pogingen: int = PUBLICEER_POGINGEN,
 ) -> Publicatie:
     """Publish iJw files as they are; the subject and Nats-Msg-Id come from each file's header.
 
-    Up to `tegelijk` publishes are in flight at once (one connection keeps their order).
+    Up to `tegelijk` publishes are in flight at once (one connection keeps their order). A
+    publish that NATS does not confirm (reconnecting, a cluster electing a leader) is sent
+    again with the same Nats-Msg-Id, so JetStream keeps it once; after `pogingen` the file is
+    reported as not published with the reason, never as a traceback.
     """
     resultaat = Publicatie()
-    nc = await nats.connect(nats_servers(nats_url))
+    weg, terug, fout = verbindingsmeldingen("publish")
+    try:
+        nc = await nats.connect(nats_servers(nats_url), max_reconnect_attempts=-1,
+                                reconnect_time_wait=0.5, disconnected_cb=weg,
+                                reconnected_cb=terug, error_cb=fout)
+    except (NatsError, OSError, TimeoutError) as error:
+        raise NatsNietBereikt(
+            f"NATS does not answer at {_zonder_wachtwoord(nats_url)} ({type(error).__name__}); "
+            "start it (`jeugdstroom up` for the embedded one) and publish again") from None
     try:
         js = nc.jetstream()
         await ensure_stream(js, settings)
 
         async def een(bestand: Path) -> None:
-            data = bestand.read_bytes()
+            try:
+                data = bestand.read_bytes()
+            except OSError as error:
+                resultaat.fouten.append((bestand, f"cannot be read ({error.strerror})"))
+                return
             try:
                 kop = lees_kop(data)
             except Afgewezen as afgewezen:
                 resultaat.fouten.append((bestand, f"cannot derive a subject: {afgewezen.reden}"))
                 return
-            ack = await js.publish(
-                kop.subject, data, stream=settings.stream, headers={"Nats-Msg-Id": kop.msg_id}
-            )
-            if ack.duplicate:
-                resultaat.dubbel += 1
-            else:
-                resultaat.geaccepteerd += 1
+            for poging in range(1, pogingen + 1):
+                try:
+                    ack = await js.publish(kop.subject, data, stream=settings.stream,
+                                           headers={"Nats-Msg-Id": kop.msg_id})
+                except (NatsError, TimeoutError) as error:
+                    if poging == pogingen:
+                        resultaat.fouten.append((bestand, (
+                            f"NATS did not confirm it after {pogingen} attempts "
+                            f"({type(error).__name__}); publish it again (JetStream keeps a "
+                            "message once within its duplicate window)")))
+                        return
+                    await asyncio.sleep(min(5.0, 0.25 * 2 ** poging))
+                    continue
+                # a duplicate after a failed attempt is most likely that attempt, stored
+                # before its confirmation was lost: it counts as published
+                if ack.duplicate and poging == 1:
+                    resultaat.dubbel += 1
+                else:
+                    resultaat.geaccepteerd += 1
+                return
 
         for begin in range(0, len(bestanden), tegelijk):
             deel = bestanden[begin:begin + tegelijk]
@@ -121,5 +205,12 @@ async def publiceer(
             if voortgang is not None:
                 voortgang(len(deel))
     finally:
-        await nc.drain()
+        try:
+            await asyncio.wait_for(nc.drain(), timeout=10)
+        except (NatsError, TimeoutError):
+            await nc.close()
     return resultaat
+
+
+def _zonder_wachtwoord(nats_url: str) -> str:
+    return re.sub(r"//[^/@,]*@", "//", nats_url)

@@ -48,12 +48,45 @@ def free_port() -> int:
 
 
 def port_free(port: int) -> bool:
+    """Nobody listens on the loopback port. With SO_REUSEADDR, as the servers bind: the
+    closed connections of a server that just died (TIME_WAIT) do not make it look busy."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
             return False
         return True
+
+
+def wie_luistert(port: int) -> tuple[int, str] | None:
+    """The pid and command line of the process listening on a TCP port (Linux /proc), if
+    it can be found."""
+    inodes = set()
+    for tabel in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            regels = Path(tabel).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for regel in regels:
+            velden = regel.split()
+            if len(velden) > 9 and velden[3] == "0A" and int(velden[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(velden[9])
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                doel = os.readlink(fd)
+                if doel.startswith("socket:[") and doel[8:-1] in inodes:
+                    cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                        errors="replace").strip()
+                    return int(proc.name), cmdline
+        except OSError:
+            continue
+    return None
 
 
 def _answers(port: int) -> bool:
@@ -95,17 +128,21 @@ class EmbeddedRuntime:
     # -- public -------------------------------------------------------------------------------
 
     def up(self) -> Endpoints:
-        """Start whatever is not running yet and wait until both servers answer."""
+        """Start whatever is not running yet and wait until both servers answer.
+
+        The ports recorded in the state dir are kept: processes that run against these
+        servers (an ingest, a projector) find them again at the same address after a crash.
+        A recorded port that another process holds is an error that names that process."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         state = self._load_state()
         if not self._pg_running():
-            if not port_free(state.pg_port):
-                state.pg_port = free_port()
+            self._port_vrij(state.pg_port, "PostgreSQL")
             self._start_postgres(state.pg_port)
         if not self._nats_running(state):
-            if not port_free(state.nats_port):
-                state.nats_port = free_port()
-            state.nats_pid = self._start_nats(state.nats_port)
+            state.nats_pid = self._eigen_nats(state.nats_port)
+            if state.nats_pid is None:
+                self._port_vrij(state.nats_port, "nats-server")
+                state.nats_pid = self._start_nats(state.nats_port)
         self._save_state(state)
         self._wait_for(state.nats_port, "nats-server", self._natsdata / "nats.log")
         self._ensure_database(state.pg_port)
@@ -131,6 +168,26 @@ class EmbeddedRuntime:
             self._pg_ctl(["-m", "fast", "-w", "stop"])
         state.nats_pid = None
         self._save_state(state)
+
+    def _port_vrij(self, port: int, wat: str) -> None:
+        if port_free(port):
+            return
+        wie = wie_luistert(port)
+        door = f"process {wie[0]} ({wie[1][:120]})" if wie else "another process"
+        raise RuntimeError_(
+            f"{wat}'s port {port} (kept in {self._state_file}, so that running processes find "
+            f"it again) is in use by {door}. If that is a stale server of an earlier run, stop "
+            f"it (kill {wie[0] if wie else 'PID'}) and run this again; to move to new ports "
+            f"instead, stop every jeugdstroom process and remove {self._state_file}"
+        )
+
+    def _eigen_nats(self, port: int) -> int | None:
+        """A nats-server of this state dir that still listens on our port (its pid was lost
+        from the state file, e.g. a `down` that did not finish): take it back."""
+        wie = wie_luistert(port)
+        if wie and "nats-server" in wie[1] and str(self._natsdata) in wie[1]:
+            return wie[0]
+        return None
 
     # -- nats ---------------------------------------------------------------------------------
 

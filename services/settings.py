@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -80,6 +81,13 @@ class Settings(BaseSettings):
     # raw messages hold BSNs and names: the stream keeps them only this long (the event
     # store keeps what is needed forever, pseudonymised)
     stream_max_age_days: int = 400
+    # copies of the stream on a NATS cluster (3 on three nodes: one node may fail)
+    stream_replicas: int = Field(default=1, ge=1, le=5)
+    # how long a process keeps retrying (with backoff) a database or NATS that is away
+    # before it exits non-zero with a sentence
+    outage_limit_seconds: float = Field(default=300.0, gt=0)
+    # "json": one JSON object per log line (services/metrics.py), never personal data
+    log_format: Literal["text", "json"] = "text"
 
     @model_validator(mode="after")
     def _servers_together(self) -> Settings:

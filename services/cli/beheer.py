@@ -4,8 +4,11 @@ and the API."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +21,7 @@ from rich.table import Table
 from events.gemeenten import DATA_DIR, GemeenteRegister, GemeenteRegisterError, werk_bij
 from events.ijw import Afgewezen, redact
 from projections.regio import RegioConfigError, regios_uit_cbs
-from services import bootstrap
+from services import bootstrap, metrics
 from services.cli.basis import (
     HostOpt,
     PortOpt,
@@ -34,12 +37,25 @@ from services.cli.basis import (
     err,
     rejected_app,
 )
+from services.eventstore.postgres import AndereStream
+from services.ingest.handler import INFRA_ERRORS
 from services.ingest.validatie import StreamBericht
-from services.nats import ijw_bestanden, nats_servers, publiceer
+from services.nats import NatsNietBereikt, ijw_bestanden, nats_servers, publiceer, stream_identiteit
 from services.projector.updates import asyncapi_json
 from services.runtime import EmbeddedRuntime, free_port, port_free
 from services.settings import Settings
 from services.toegang.tokens import maak_token
+from services.uitval import Onbereikbaar, Uitval
+
+MetricsPortOpt = Annotated[int | None, typer.Option(
+    "--metrics-port", help="serve Prometheus /metrics and /healthz on 127.0.0.1:PORT")]
+JsonLogsOpt = Annotated[bool, typer.Option(
+    "--json-logs", help="log one JSON object per line (also JEUGDSTROOM_LOG_FORMAT=json)")]
+
+
+def _logs(settings: Settings, json_logs: bool) -> None:
+    if json_logs or settings.log_format == "json":
+        metrics.json_logs()
 
 
 @app.command()
@@ -80,16 +96,16 @@ def publish(
     if missing:
         raise _fail(f"no such file: {missing[0]}")
     servers = _endpoints(settings)
-    with _progress() as progress:
-        task = progress.add_task("publishing", total=len(bestanden))
-        resultaat = asyncio.run(
-            publiceer(servers.nats_url, settings, bestanden,
-                      voortgang=lambda n: progress.advance(task, n))
-        )
-    console.print(
-        f"{resultaat.geaccepteerd} accepted, {resultaat.dubbel} duplicate "
-        f"(dropped by JetStream), {len(resultaat.fouten)} not published"
-    )
+    try:
+        with _progress() as progress:
+            task = progress.add_task("publishing", total=len(bestanden))
+            resultaat = asyncio.run(
+                publiceer(servers.nats_url, settings, bestanden,
+                          voortgang=lambda n: progress.advance(task, n))
+            )
+    except NatsNietBereikt as error:
+        raise _fail(str(error)) from None
+    console.print(resultaat.samenvatting())
     for pad, reden in resultaat.fouten:
         err.print(f"[yellow]not published[/yellow] {escape(str(pad))}: {escape(reden)}")
     if resultaat.fouten:
@@ -100,32 +116,44 @@ def publish(
 def ingest(
     until_caught_up: Annotated[bool, typer.Option(
         "--until-caught-up", help="stop once everything now in the stream is ingested")] = False,
+    accept_new_stream: Annotated[bool, typer.Option(
+        "--accept-new-stream",
+        help="the stream was deleted and created again: continue from its seq 1 (the old "
+             "stream's rejections are kept aside; re-sent messages add nothing twice)")] = False,
+    metrics_port: MetricsPortOpt = None,
+    json_logs: JsonLogsOpt = False,
 ) -> None:
     """Run the ingest service: validate, pseudonymise and store iJw messages from JetStream.
 
     Example: jeugdstroom ingest --until-caught-up"""
     settings = _settings()
+    _logs(settings, json_logs)
     servers = _endpoints(settings)
     try:
         if until_caught_up:
-            _ingest_until_caught_up(settings, servers)
+            _ingest_until_caught_up(settings, servers, nieuwe_stream=accept_new_stream)
             return
         # the URL may carry user:password@ (deploy/): show the servers only
         err.print(f"ingest: {re.sub(r'//[^/@,]*@', '//', servers.nats_url)} -> event store; "
-                  "Ctrl-C stops")
-        asyncio.run(bootstrap.ingest_service(settings, servers))
-    except (bootstrap.ConfigurationError, GemeenteRegisterError) as error:
+                  "Ctrl-C stops"
+                  + (f"; metrics on http://127.0.0.1:{metrics_port}/metrics" if metrics_port else ""))
+        asyncio.run(bootstrap.ingest_service(settings, servers, nieuwe_stream=accept_new_stream,
+                                             metrics_poort=metrics_port))
+    except (bootstrap.ConfigurationError, GemeenteRegisterError, AndereStream,
+            Onbereikbaar) as error:
         raise _fail(str(error)) from None
 
 
-def _ingest_until_caught_up(settings: Settings, servers: bootstrap.Endpoints) -> None:
+def _ingest_until_caught_up(settings: Settings, servers: bootstrap.Endpoints, *,
+                            nieuwe_stream: bool = False) -> None:
     with _progress() as progress:
         task = progress.add_task("ingesting (stream seq)", total=None)
 
         def voortgang(positie: int, target: int) -> None:
             progress.update(task, completed=positie, total=target)
 
-        result = asyncio.run(bootstrap.ingest_until_caught_up(settings, servers, voortgang=voortgang))
+        result = asyncio.run(bootstrap.ingest_until_caught_up(
+            settings, servers, voortgang=voortgang, nieuwe_stream=nieuwe_stream))
     totaal = result.totaal
     console.print(f"{totaal.berichten} messages ingested: {totaal.records} iJw records, "
                   f"{totaal.events} new events, {len(totaal.afgewezen)} rejected"
@@ -140,24 +168,35 @@ def status() -> None:
     settings = _settings()
     servers = _endpoints(settings)
     store = bootstrap.event_store(servers.database_url)
-    positie = store.positie(bootstrap.ingest_bron(settings))
+    bron = bootstrap.ingest_bron(settings)
+    positie = store.positie(bron)
+    vastgelegd = store.ingest_recorder.stream_identiteit(bron)
 
-    async def last_seq() -> int:
+    async def stream() -> tuple[str | None, int]:
         nc = await nats.connect(nats_servers(servers.nats_url))
         try:
-            info = await nc.jetstream().stream_info(settings.stream)
-            return int(info.state.last_seq)
+            return await stream_identiteit(nc.jetstream(), settings.stream)
         except NotFoundError:
-            return 0
+            return None, 0
         finally:
             await nc.close()
 
+    identiteit, laatste = asyncio.run(stream())
+    anders = (vastgelegd is not None and identiteit is not None and identiteit != vastgelegd) or (
+        vastgelegd is None and positie > laatste)
     table = Table(show_header=False)
     table.add_row("stream", settings.stream)
-    table.add_row("last stream seq", str(asyncio.run(last_seq())))
-    table.add_row("ingested up to seq", str(positie))
+    table.add_row("stream created at", identiteit or "(no stream yet)")
+    table.add_row("last stream seq", str(laatste))
+    table.add_row("ingested up to seq", str(positie)
+                  + (f" of the stream created at {vastgelegd}" if anders and vastgelegd else ""))
     table.add_row("open rejections", str(len(store.afwijzingen())))
     console.print(table)
+    if anders:
+        err.print("[red]the stream is not the one ingest's position belongs to[/red] (deleted and "
+                  "created again?): ingest refuses to ack anything against it. To ingest the new "
+                  "stream from its seq 1: jeugdstroom ingest --accept-new-stream")
+        raise typer.Exit(1)
 
 
 @rejected_app.callback()
@@ -236,30 +275,69 @@ def project(
     rebuild: Annotated[bool, typer.Option(
         "--rebuild", help="drop the read tables and project the whole event log again")] = False,
     region_config: RegionConfigOpt = None,
+    metrics_port: MetricsPortOpt = None,
+    json_logs: JsonLogsOpt = False,
 ) -> None:
     """Run the projector: keep the flow read tables up to date with the event store.
 
     Example: jeugdstroom project --rebuild --until-caught-up"""
     settings = _settings()
+    _logs(settings, json_logs)
     projector = _projector(settings, region_config, melding=False)  # this command catches up
     live = bootstrap.live_updates(settings, projector, _endpoints(settings).nats_url)
+    database = Uitval("the event store (PostgreSQL)", settings.outage_limit_seconds,
+                      logging.getLogger("jeugdstroom.projector"))
+    gemeten = [0.0]
 
     def bijgewerkt(positie: int) -> None:
         n = asyncio.run(live.publiceer(positie))
         if n:
             err.print(f"{n} live count updates published (jeugdstroom.counts.*)")
 
+    def loopt() -> bool:
+        """Called by the projector's loop after every step that worked: the database is back
+        (if it was away), and every few seconds the lag for the metrics. Never stops it."""
+        database.gelukt()
+        if metrics_port is not None and time.monotonic() - gemeten[0] > 2:
+            gemeten[0] = time.monotonic()
+            metrics.projector_achter(projector.positie(), projector.laatste())
+        return False
+
+    def gezondheid() -> tuple[bool, dict[str, object]]:
+        sinds = database.weg_sinds
+        weg = 0.0 if sinds is None else time.monotonic() - sinds
+        metrics.WEG.labels("database").set(weg)
+        return sinds is None, {"unreachable_seconds": {"database": round(weg, 1)} if sinds else {}}
+
+    if metrics_port is not None:
+        metrics.serveer(metrics_port, gezondheid)
     if rebuild:
         projector.herbouw()
     if not until_caught_up:
         err.print("projector: following the event store; Ctrl-C stops")
-        projector.volg(bijgewerkt=bijgewerkt)
+        _met_herstel(database, lambda: projector.volg(bijgewerkt=bijgewerkt, stop=loopt))
         return
     with _progress() as progress:
         task = progress.add_task("projecting (events)", total=None)
-        projector.volg(tot_bij=True, bijgewerkt=bijgewerkt,
-                       voortgang=lambda pos, doel: progress.update(task, completed=pos, total=doel))
+        _met_herstel(database, lambda: projector.volg(
+            tot_bij=True, bijgewerkt=bijgewerkt, stop=loopt,
+            voortgang=lambda pos, doel: progress.update(task, completed=pos, total=doel)))
     console.print(f"projection at event {projector.positie()}")
+
+
+def _met_herstel(database: Uitval, volg: Callable[[], None]) -> None:
+    """Follow the event log; when the database goes away, say so and follow again with
+    backoff, until the outage bound passes: then a sentence and exit 2."""
+    while True:
+        try:
+            volg()
+            return
+        except INFRA_ERRORS as error:
+            try:
+                wacht = database.mislukt(error)
+            except Onbereikbaar as einde:
+                raise _fail(str(einde)) from None
+            time.sleep(wacht)
 
 
 @app.command()
@@ -294,9 +372,8 @@ def _serve(settings: Settings, database_url: str, extra: list[Path] | None, host
         regio = dict(p.split("=", 1) for p in dashboard.split("&") if "=" in p).get(
             "regio", "zuid-limburg")
         sleutel = maak_token(settings.state_dir, [f"regio:{regio}"], minuten=8 * 60)
-        # soft_wrap: the terminal wraps the long link, so it stays one link to click or copy
         console.print(f"dashboard (regio:{regio}, 8 hours): {adres}/login?token={sleutel}"
-                      f"{'&' + dashboard if dashboard else ''}", soft_wrap=True, highlight=False)
+                      f"{'&' + dashboard if dashboard else ''}")
         console.print(f"API: {adres}/docs with a bearer token: jeugdstroom token --role "
                       f"regio:{regio}   (Ctrl-C stops)")
     uvicorn.run(web, host=host, port=port, log_level="warning")

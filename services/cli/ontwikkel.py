@@ -124,8 +124,9 @@ def demo(
         task = progress.add_task("publishing to NATS", total=len(bestanden))
         gepubliceerd = asyncio.run(publiceer(servers.nats_url, settings, bestanden,
                                              voortgang=lambda n: progress.advance(task, n)))
-    console.print(f"{gepubliceerd.geaccepteerd} published, {gepubliceerd.dubbel} dropped by "
-                  "JetStream as duplicates")
+    console.print(gepubliceerd.samenvatting())
+    for pad, reden in gepubliceerd.fouten:  # the simulator's deliberately broken files, say
+        console.print(f"  not published: {escape(pad.name)}: {escape(reden)}")
     try:
         _ingest_until_caught_up(settings, servers)
     except (bootstrap.ConfigurationError, GemeenteRegisterError) as error:

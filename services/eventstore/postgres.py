@@ -30,7 +30,11 @@ from eventsourcing.persistence import (
     Tracking,
     Transcoding,
 )
-from eventsourcing.postgres import PostgresProcessRecorder
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresProcessRecorder,
+    PostgresTrackingRecorder,
+)
 from psycopg import Cursor
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
@@ -90,6 +94,55 @@ CREATE TABLE IF NOT EXISTS ijw_afwijzing (
 )
 """)
 
+# Which JetStream stream ingest's position belongs to: its identity (the creation time that
+# JetStream reports) is written with every position, in the same transaction. A stream that
+# was deleted and created again starts its sequences at 1 anew; without this, its first
+# messages looked like duplicates of the old position and were acked unread.
+_STREAM_TABLE: Composable = SQL("""
+CREATE TABLE IF NOT EXISTS ijw_stream (
+    bron text PRIMARY KEY,
+    identiteit text NOT NULL,
+    sinds timestamptz NOT NULL DEFAULT now()
+)
+""")
+
+# The rejections of a stream that was replaced: kept for the audit, out of the way of the
+# new stream's sequences.
+_AFWIJZING_EERDER_TABLE: Composable = SQL("""
+CREATE TABLE IF NOT EXISTS ijw_afwijzing_eerder (
+    stream_identiteit text NOT NULL,
+    stream_seq bigint NOT NULL,
+    subject text NOT NULL,
+    reden text NOT NULL,
+    pogingen integer NOT NULL,
+    afgewezen_op timestamptz NOT NULL,
+    hersteld_op timestamptz,
+    PRIMARY KEY (stream_identiteit, stream_seq)
+)
+""")
+
+
+class AndereStream(Exception):
+    """The stream is not the one ingest's position belongs to; nothing may be acked against it."""
+
+    def __init__(self, stream: str, vastgelegd: str | None, nu: str, positie: int | None) -> None:
+        self.stream, self.vastgelegd, self.nu, self.positie = stream, vastgelegd, nu, positie
+        van = (f"the stream created at {vastgelegd}" if vastgelegd
+               else "a stream that held at least that many messages")
+        pos = f" (seq {positie})" if positie is not None else ""
+        super().__init__(
+            f"stream {stream} is not the stream ingest's position belongs to: the position"
+            f"{pos} was recorded against {van}, but stream {stream} now was created at {nu} "
+            f"(deleted and created again?). Nothing is acked. If the new stream is the one to "
+            f"ingest, run `jeugdstroom ingest --accept-new-stream`: it continues from seq 1 of "
+            f"the new stream (re-sent messages add nothing twice)."
+        )
+
+
+def _eenmaal(methode: Callable[..., Any]) -> Callable[..., Any]:
+    """The library's method without its retry decorator."""
+    return getattr(methode, "__wrapped__", methode)
+
 
 class IngestRecorder(PostgresProcessRecorder):
     """The library's process recorder, plus the rejections of the same batch of messages."""
@@ -97,6 +150,8 @@ class IngestRecorder(PostgresProcessRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sql_create_statements.append(Composed([_AFWIJZING_TABLE]))
+        self.sql_create_statements.append(Composed([_STREAM_TABLE]))
+        self.sql_create_statements.append(Composed([_AFWIJZING_EERDER_TABLE]))
         # the library's statement, but over four plain arrays instead of one array of
         # composite rows, sent in binary (%b): psycopg adapts composites and escapes bytea
         # text in Python, which cost more than PostgreSQL's own work on an ingest batch
@@ -105,6 +160,22 @@ class IngestRecorder(PostgresProcessRecorder):
             "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
             "RETURNING notification_id"
         ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+
+    # The library retries these ten times on a connection error, each attempt waiting up to
+    # the pool timeout: a database that went away kept ingest silent for about a minute per
+    # call. Each is tried once here; the processes count the outage, log it and back off
+    # themselves (services/uitval.py).
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+        return _eenmaal(PostgresApplicationRecorder.insert_events)(self, stored_events, **kwargs)
+
+    def select_notifications(self, *args: Any, **kwargs: Any) -> Any:
+        return _eenmaal(PostgresApplicationRecorder.select_notifications)(self, *args, **kwargs)
+
+    def max_notification_id(self) -> int | None:
+        return _eenmaal(PostgresApplicationRecorder.max_notification_id)(self)
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        return _eenmaal(PostgresTrackingRecorder.max_tracking_id)(self, application_name)
 
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -123,6 +194,9 @@ class IngestRecorder(PostgresProcessRecorder):
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[Any], **kwargs: Any
     ) -> None:
+        stream: tuple[str, str, str] | None = kwargs.get("stream")
+        if stream is not None:
+            self._zelfde_stream(curs, *stream)
         super()._insert_events(curs, stored_events, **kwargs)
         afwijzingen: Iterable[Afwijzing] = kwargs.get("afwijzingen", ())
         for a in afwijzingen:
@@ -135,6 +209,50 @@ class IngestRecorder(PostgresProcessRecorder):
             )
         for seq in kwargs.get("hersteld", ()):
             curs.execute("UPDATE ijw_afwijzing SET hersteld_op = now() WHERE stream_seq = %s", (seq,))
+
+    @staticmethod
+    def _zelfde_stream(curs: Cursor[DictRow], bron: str, stream: str, identiteit: str) -> None:
+        """In the position's transaction: the stream is still the one the position belongs
+        to (another process may have taken a new stream since this one started)."""
+        curs.execute("INSERT INTO ijw_stream (bron, identiteit) VALUES (%s, %s) "
+                     "ON CONFLICT (bron) DO NOTHING", (bron, identiteit))
+        curs.execute("SELECT identiteit FROM ijw_stream WHERE bron = %s FOR SHARE", (bron,))
+        row = curs.fetchone()
+        if row is not None and row["identiteit"] != identiteit:
+            raise AndereStream(stream, str(row["identiteit"]), identiteit, None)
+
+    def stream_identiteit(self, bron: str) -> str | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute("SELECT identiteit FROM ijw_stream WHERE bron = %s", (bron,))
+            row = curs.fetchone()
+            return str(row["identiteit"]) if row else None
+
+    def neem_stream_aan(self, bron: str, identiteit: str) -> int:
+        """Continue from a new stream at seq 0, in one transaction: the old stream's
+        rejections move to ijw_afwijzing_eerder, the position starts again, the identity is
+        the new one. Returns the position it had.
+
+        The library's tracking record only moves forward (a position is "everything up to
+        here"), which is right within one stream; a new stream is a new sequence, so its
+        row is removed here rather than given a second name: every reader of the position
+        (status, bench, tests) keeps asking one name."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute("SELECT identiteit FROM ijw_stream WHERE bron = %s FOR UPDATE", (bron,))
+            row = curs.fetchone()
+            oud = str(row["identiteit"]) if row else "unknown"
+            curs.execute(
+                "INSERT INTO ijw_afwijzing_eerder SELECT %s, stream_seq, subject, reden, pogingen, "
+                "afgewezen_op, hersteld_op FROM ijw_afwijzing ON CONFLICT DO NOTHING", (oud,))
+            curs.execute("DELETE FROM ijw_afwijzing")
+            curs.execute(
+                SQL("DELETE FROM {0}.{1} WHERE application_name = %s RETURNING notification_id")
+                .format(Identifier(self.datastore.schema), Identifier(self.tracking_table_name)),
+                (bron,))
+            was = curs.fetchone()
+            curs.execute("INSERT INTO ijw_stream (bron, identiteit) VALUES (%s, %s) "
+                         "ON CONFLICT (bron) DO UPDATE SET identiteit = EXCLUDED.identiteit, "
+                         "sinds = now()", (bron, identiteit))
+            return int(was["notification_id"]) if was else 0
 
 
 def bij_gelijktijdige_start(maak: Callable[[], None], pogingen: int = 10) -> None:
@@ -170,6 +288,9 @@ def library_env(database_url: str) -> dict[str, str]:
         "CREATE_TABLE": "y",
         "POSTGRES_POOL_SIZE": "4",
         "POSTGRES_LOCK_TIMEOUT": "30",
+        # how long a caller waits for a pooled connection (the library's default is 30 s): a
+        # database that is away then shows within seconds, not after half a minute of silence
+        "POSTGRES_CONNECT_TIMEOUT": "5",
     }
     return env
 
@@ -209,6 +330,7 @@ class Gebeurtenissen(Application[UUID]):
         tracking: Tracking | None,
         afwijzingen: Sequence[Afwijzing] = (),
         hersteld: Sequence[int] = (),
+        stream: tuple[str, str, str] | None = None,
     ) -> int:
         """Commit the aggregates' new events, rejections and tracking position atomically.
 
@@ -222,7 +344,8 @@ class Gebeurtenissen(Application[UUID]):
             if aggregate.pending_events:
                 processing_event.events.extend(aggregate.collect_events())
                 processing_event.aggregates[aggregate.id] = aggregate
-        processing_event.saved_kwargs.update(afwijzingen=afwijzingen, hersteld=hersteld)
+        processing_event.saved_kwargs.update(afwijzingen=afwijzingen, hersteld=hersteld,
+                                             stream=stream)
         recordings = self._record(processing_event)
         self._notify(recordings)
         return len(processing_event.events)

@@ -21,7 +21,7 @@ from psycopg import InterfaceError, OperationalError
 from events.domain import Declaratie, Toewijzing, declaratie_id, toewijzing_id
 from events.ijw import Afgewezen, Bericht, redact
 from events.verwerking import Pseudoniem, aggregaat_ids, ijw_records, verwerk
-from services.eventstore.postgres import Afwijzing, Gebeurtenissen
+from services.eventstore.postgres import Afwijzing, AndereStream, Gebeurtenissen
 from services.ingest.validatie import BerichtLezer, StreamBericht
 
 log = logging.getLogger("jeugdstroom.ingest")
@@ -81,16 +81,53 @@ class Ingest:
         pseudoniem: Pseudoniem,
         *,
         bron: str,
+        stream: str = "IJW",
         max_pogingen: int = 3,
     ) -> None:
         self.store = store
         self.lezer = lezer
         self.pseudoniem = pseudoniem
         self.bron = bron  # the tracking name: one per stream
+        self.stream = stream
         self.max_pogingen = max_pogingen
+        # the identity of the stream being ingested, checked with every position written
+        self.stream_identiteit: str | None = None
 
     def positie(self) -> int:
         return self.store.positie(self.bron)
+
+    def controleer_stream(self, identiteit: str, laatste_seq: int) -> None:
+        """Take `identiteit` as the stream being ingested, or raise AndereStream when the
+        position belongs to another stream.
+
+        A position from before identities were recorded is taken to belong to this stream
+        when the stream holds at least that many sequences; fewer means it cannot be."""
+        vastgelegd = self.store.ingest_recorder.stream_identiteit(self.bron)
+        if vastgelegd is None:
+            positie = self.positie()
+            if positie > laatste_seq:
+                raise AndereStream(self.stream, None, identiteit, positie)
+            if positie:
+                log.warning("no stream identity recorded with position %d yet; taking stream %s "
+                            "created at %s as its stream", positie, self.stream, identiteit)
+        elif vastgelegd != identiteit:
+            raise AndereStream(self.stream, vastgelegd, identiteit, self.positie())
+        self.stream_identiteit = identiteit
+
+    def neem_stream_aan(self, identiteit: str) -> int:
+        """The operator's decision: continue from seq 1 of this (new) stream. Returns the
+        old position."""
+        oud = self.store.ingest_recorder.neem_stream_aan(self.bron, identiteit)
+        log.warning("stream %s created at %s accepted as the new stream: ingest starts again at "
+                    "its seq 1 (the old position was %d; the old stream's rejections are kept in "
+                    "ijw_afwijzing_eerder)", self.stream, identiteit, oud)
+        self.stream_identiteit = identiteit
+        return oud
+
+    def _stream(self) -> tuple[str, str, str] | None:
+        if self.stream_identiteit is None:
+            return None
+        return (self.bron, self.stream, self.stream_identiteit)
 
     def verwerk(self, berichten: Sequence[StreamBericht],
                 gelezen: Sequence[Bericht | Afgewezen] | None = None) -> Uitkomst:
@@ -101,7 +138,7 @@ class Ingest:
             return Uitkomst()
         try:
             return self._in_een_transactie(berichten, gelezen)
-        except (*INFRA_ERRORS, IntegrityError):
+        except (*INFRA_ERRORS, IntegrityError, AndereStream):
             raise  # not the message's fault: retry later, never reject for it
         except Exception:
             log.warning("batch of %d failed; retrying message by message", len(berichten))
@@ -127,6 +164,7 @@ class Ingest:
             batch.aggregates.values(),
             tracking=Tracking(self.bron, berichten[-1].seq),
             afwijzingen=uitkomst.afgewezen,
+            stream=self._stream(),
         )
         return uitkomst
 
@@ -136,7 +174,7 @@ class Ingest:
         for _ in range(self.max_pogingen):
             try:
                 return self._in_een_transactie([bericht])
-            except (*INFRA_ERRORS, IntegrityError):
+            except (*INFRA_ERRORS, IntegrityError, AndereStream):
                 raise
             except Exception as error:
                 fout = error
@@ -145,7 +183,8 @@ class Ingest:
             f"{type(fout).__name__}: {fout}; fix the cause, then replay this message"
         )
         afwijzing = Afwijzing(bericht.seq, bericht.subject, reden, pogingen=self.max_pogingen)
-        self.store.leg_vast([], tracking=Tracking(self.bron, bericht.seq), afwijzingen=[afwijzing])
+        self.store.leg_vast([], tracking=Tracking(self.bron, bericht.seq), afwijzingen=[afwijzing],
+                            stream=self._stream())
         return Uitkomst(berichten=1, afgewezen=[afwijzing])
 
     def herstel(self, bericht: StreamBericht) -> Uitkomst:

@@ -7,9 +7,15 @@ process on the other core while the previous batch is written. Plain data in and
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import multiprocessing
+import os
 import re
+import signal
+import sys
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -87,10 +93,38 @@ class BerichtLezer:
 
 
 _lezer_van_dit_proces: BerichtLezer | None = None  # set in each validation worker process
+_PR_SET_PDEATHSIG = 1
 
 
-def _start_lezer(lezer: BerichtLezer) -> None:
+def _sterf_met_ouder(ouder: int) -> None:
+    """End this worker when the ingest process that started it ends, however it ends.
+
+    A pool's workers only notice a parent that shut the pool down; a SIGKILLed ingest left
+    them (and multiprocessing's resource tracker, which lives until they are gone) running.
+    On Linux the kernel sends SIGKILL on the parent's death (prctl PDEATHSIG); everywhere a
+    thread also checks once a second that the parent is still the parent."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the thread below still ends it
+    if os.getppid() != ouder:  # it died before prctl took effect
+        os._exit(1)
+
+    def waak() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != ouder:
+                os._exit(1)
+
+    threading.Thread(target=waak, name="ouder-wacht", daemon=True).start()
+
+
+def _start_lezer(lezer: BerichtLezer, ouder: int | None = None) -> None:
     global _lezer_van_dit_proces
+    if ouder is not None:
+        _sterf_met_ouder(ouder)
     _lezer_van_dit_proces = lezer
 
 
@@ -116,7 +150,7 @@ class Lezers:
             return None
         # spawn, not fork: this process already runs threads (connection pools, asyncio)
         return ProcessPoolExecutor(self.processen, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_start_lezer, initargs=(self.lezer,))
+                                   initializer=_start_lezer, initargs=(self.lezer, os.getpid()))
 
     async def lees_alle(self, berichten: Sequence[StreamBericht]) -> list[Bericht | Afgewezen]:
         if not berichten:

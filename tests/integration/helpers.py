@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import random
+import subprocess
+import time
 from collections import Counter
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
 
 import nats
 import psycopg
@@ -12,6 +19,7 @@ from services.ingest.jetstream import NatsIngest
 from services.nats import ensure_stream
 from services.runtime import Endpoints
 from services.settings import Settings
+from tests.ijw_factory import Toewijzing, bsn, jw301
 
 
 async def publish(settings: Settings, berichten: list[tuple[str, bytes, str | None]]) -> list[bool]:
@@ -77,3 +85,74 @@ def whole_database_as_text(settings: Settings) -> str:
                         bytes(value).decode("utf-8", "replace")
                         if isinstance(value, bytes | memoryview) else str(value))
     return "\n".join(parts)
+
+
+def kinderen(pid: int) -> list[int]:
+    """The pids of a process's children (Linux /proc)."""
+    gevonden = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                velden = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(velden[1]) == pid:
+                gevonden.append(int(proc.name))
+    return gevonden
+
+
+def leeft(pid: int) -> bool:
+    """Whether a process still runs."""
+    try:
+        toestand = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return toestand != "Z"  # a zombie has ended; only its parent's bookkeeping is left
+
+
+def jw301_berichten(aantal: int, seed: int = 14) -> list[tuple[str, bytes, str]]:
+    """JW301s of Maastricht, one new toewijzing each."""
+    rng = random.Random(seed)
+    berichten = []
+    for i in range(aantal):
+        start = date(2025, 3, 1) + timedelta(days=i)
+        toewijzing = Toewijzing(str(700000 + i), "45", "45A12", start, start + timedelta(days=90),
+                                start - timedelta(days=3))
+        data = jw301(gemeente="0935", aanbieder="12345678", identificatie=str(5000 + i),
+                     dagtekening=start - timedelta(days=2), client_bsn=bsn(rng),
+                     toewijzingen=[toewijzing])
+        berichten.append(("ijw.0935.jw301", data, f"0935-{5000 + i}"))
+    return berichten
+
+
+def cli_env(settings, **extra: str) -> dict[str, str]:
+    """The environment of a `jeugdstroom` subprocess (or CliRunner) against these settings."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("JEUGDSTROOM_")},
+        "JEUGDSTROOM_NATS_URL": settings.nats_url,
+        "JEUGDSTROOM_DATABASE_URL": settings.database_url,
+        "JEUGDSTROOM_PSEUDONYM_KEY": settings.pseudonym_key.get_secret_value(),
+        "JEUGDSTROOM_XSD_DIR": str(settings.xsd_dir),
+        "JEUGDSTROOM_GEMEENTEN_FILES": f'["{settings.gemeenten_files[0]}"]',
+        "JEUGDSTROOM_INGEST_BATCH_SIZE": "50",
+        "JEUGDSTROOM_ACK_WAIT_SECONDS": "10",
+        **extra,
+    }
+
+
+def positie_of_niets(settings: Settings) -> int:
+    """Ingest's position, -1 while the database does not answer (or has no tables yet)."""
+    try:
+        return tracking_position(settings)
+    except psycopg.Error:
+        return -1
+
+
+def wacht_tot(klaar: Callable[[], bool], proces: subprocess.Popen, log: Path,
+              timeout: float = 60) -> None:
+    """Until `klaar()`, failing with the end of the log when the process exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not klaar():
+        assert proces.poll() is None, f"ingest exited:\n{log.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, f"not reached in {timeout}s:\n{log.read_text()[-3000:]}"
+        time.sleep(0.1)

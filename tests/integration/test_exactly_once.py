@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from tests.ijw_factory import Toewijzing, bsn, jw301
-from tests.integration.helpers import event_topics, publish, tracking_position
+from tests.integration.helpers import event_topics, kinderen, leeft, publish, tracking_position
 
 pytestmark = pytest.mark.integration
 
@@ -81,8 +81,14 @@ def test_sigkill_in_the_middle_loses_nothing_and_doubles_nothing(settings, tmp_p
             except psycopg.errors.UndefinedTable:
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
+        children = kinderen(first.pid)  # its validation worker and the resource tracker
         first.send_signal(signal.SIGKILL)
         first.wait()
+        deadline = time.monotonic() + 5
+        while [c for c in children if leeft(c)] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert children and not [c for c in children if leeft(c)], \
+            "the killed ingest's worker processes outlived it"
     finally:
         if first.poll() is None:
             first.kill()
