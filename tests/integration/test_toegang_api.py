@@ -27,7 +27,7 @@ from services.http.api import maak_api
 from services.http.toegang import COOKIE, Toegang, vereis_volledig
 from services.projector.runner import eventlog
 from services.toegang.audit import AuditRegel
-from services.toegang.tokens import TokenInstellingen, TokenVerificateur
+from services.toegang.tokens import TokenInstellingen, TokenVerificateur, maak_token
 from tests.integration.handmade import HEERLEN, MAASTRICHT, MEERSSEN
 
 pytestmark = pytest.mark.integration
@@ -275,6 +275,25 @@ def test_a_router_of_figures_without_a_suppressed_form_is_for_full_readers(app, 
     regio = header(token("regio:zuid-limburg"))
     assert client.get("/api/bedragen?region=zuid-limburg", headers=regio).status_code == 200
     assert client.get("/api/bedragen?region=een-10-voor-de-jeugd", headers=regio).status_code == 403
+
+
+def test_serve_as_built_on_loopback_guards_the_money_routes_too(settings, projected):
+    """The app as `serve` builds it (local key): the money router is covered as well."""
+    web = TestClient(bootstrap.api(settings, settings.database_url))
+    geld = "/api/costs?region=zuid-limburg&peildatum=2023-12-31"
+
+    def met(*rollen: str) -> dict[str, str]:
+        return header(maak_token(settings.state_dir, list(rollen), minuten=5, sub="geld"))
+
+    assert web.get(geld).status_code == 401
+    assert web.get(f"{geld}&gemeente={MAASTRICHT}", headers=met(f"gemeente:{MAASTRICHT}")).status_code == 200
+    for vraag in (f"&gemeente={MEERSSEN}", ""):
+        geweigerd = web.get(geld + vraag, headers=met(f"gemeente:{MAASTRICHT}"))
+        assert geweigerd.status_code == 403 and "regio:zuid-limburg" in geweigerd.json()["detail"]
+    assert web.get(geld, headers=met("regio:zuid-limburg")).status_code == 200
+    assert web.get("/api/costs?region=een-10-voor-de-jeugd&peildatum=2023-12-31",
+                   headers=met("regio:zuid-limburg")).status_code == 403
+    assert web.get(geld, headers=met("subscriber")).status_code == 403
 
 
 def test_the_audit_command_lists_who_asked_what(settings, monkeypatch):
