@@ -354,7 +354,7 @@ def _rond_op(waarde: int) -> int:
 
 def _grafiek(segment: Segment, reeks: Sequence[Maand]) -> str:
     punten = [m for m in reeks if m.segment == segment.id]
-    breed, hoog, links, rechts, boven, onder = 560, 250, 52, 12, 14, 48
+    breed, hoog, links, rechts, boven, onder = 560, 264, 52, 12, 14, 62
     grootste = max([4, *(m.instroom_totaal or 0 for m in punten), *(m.uitstroom or 0 for m in punten)])
     hoogste = 4 * _rond_op(-(-grootste // 4))  # four gridlines at round values
     stap = (breed - links - rechts) / max(len(punten) - 1, 1)
@@ -408,31 +408,35 @@ def _grafiek(segment: Segment, reeks: Sequence[Maand]) -> str:
             f'transform="rotate(-90 12 {(hoog - onder + boven) / 2:.0f})">aantal toewijzingen</text>'
             f"{reeks_svg('instroom_totaal', 'totale instroom', '#1f4e9c', '', 'rond')}"
             f"{reeks_svg('uitstroom', 'uitstroom', '#b45309', '6 4', 'vierkant')}"
-            f"{labels}{legenda}</svg></figure>")
+            f'<text x="{breed - rechts}" y="{hoog - onder + 31}" font-size="11" text-anchor="end">'
+            f"maand</text>{labels}{legenda}</svg></figure>")
 
 
 def _gemeenten(v: Vraag, tellingen: list[Telling]) -> str:
     regio = v.regio
     uitgesloten = {s.id: s.uitgesloten_gemeenten for s in regio.segmenten}
+    # one figure per column; a segment without flow figures has only "in zorg" to compare
+    kolommen = [(s, veld) for s in regio.segmenten for veld in (PER_GEMEENTE if s.flow else ("in_zorg",))]
     kop1 = '<th rowspan="2" class="sorteer" data-kolom="0">gemeente</th>' + "".join(
-        f'<th colspan="{len(PER_GEMEENTE)}">{escape(s.naam)}</th>' for s in regio.segmenten)
-    kop2 = "".join(
-        f'<th class="sorteer" data-kolom="{1 + i * len(PER_GEMEENTE) + j}">{LABELS[veld]}</th>'
-        for i, _ in enumerate(regio.segmenten) for j, veld in enumerate(PER_GEMEENTE))
+        f'<th colspan="{len(PER_GEMEENTE) if s.flow else 1}">{escape(s.naam)}</th>'
+        for s in regio.segmenten)
+    kop2 = "".join(f'<th class="sorteer" data-kolom="{i}">{LABELS[veld]}</th>'
+                   for i, (_, veld) in enumerate(kolommen, start=1))
     rijen = []
     for t in sorted(tellingen, key=lambda t: regio.gemeenten[t.gemeente or ""]):
         code = t.gemeente or ""
         naam = regio.gemeenten[code]
+        per_segment = {s.segment: s for s in t.segmenten}
         cellen = "".join(
-            '<td class="n nvt" data-sorteer="-1">uitgesloten</td>' if code in uitgesloten[s.segment]
-            else _cel(_waarde(s, veld), s.segment, veld, code)
-            for s in t.segmenten for veld in PER_GEMEENTE)
+            '<td class="n nvt" data-sorteer="-1">uitgesloten</td>' if code in uitgesloten[s.id]
+            else _cel(_waarde(per_segment[s.id], veld), s.id, veld, code)
+            for s, veld in kolommen)
         rijen.append(f'<tr><th data-sorteer="{escape(naam)}"><a class="drill" data-gemeente="{code}" '
                      f'href="{escape(v.url(gemeente=code))}">{escape(naam)}</a></th>{cellen}</tr>')
     return (f'<div class="tabelvak"><table id="gemeenten" class="sorteerbaar"><thead><tr>{kop1}</tr>'
             f'<tr>{kop2}</tr></thead><tbody>{"".join(rijen)}</tbody></table></div>'
-            '<p class="klein">uitgesloten: de gemeente koopt dit segment zelf in; n.v.t.: geen '
-            "stroomcijfers (bijvoorbeeld crisis, lumpsum).</p>")
+            '<p class="klein">uitgesloten: de gemeente koopt dit segment zelf in; een segment zonder '
+            "stroomcijfers (bijvoorbeeld crisis, lumpsum) toont alleen in zorg.</p>")
 
 
 def _verschil(een: Telling, twee: Telling) -> str:

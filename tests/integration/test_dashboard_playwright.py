@@ -220,6 +220,7 @@ def test_an_analyst_day_in_the_browser(browser, server):
     assert breedte <= 400, f"the page is {breedte}px wide on a 390px screen"
     klein.screenshot(path=str(ARTIFACTS / "dashboard-telefoon.png"), full_page=True)
     klein.screenshot(path=str(ARTIFACTS / "dashboard-telefoon-eerste-scherm.png"))
+    klein.locator("#trend").screenshot(path=str(ARTIFACTS / "dashboard-telefoon-trend.png"))
     telefoon.close()
     for naam in ("dashboard-desktop.png", "dashboard-gemeente-desktop.png", "dashboard-telefoon.png"):
         assert (ARTIFACTS / naam).stat().st_size > 20_000

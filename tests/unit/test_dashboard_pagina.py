@@ -58,8 +58,10 @@ def test_gemeenten_sortable_one_figure_per_column_with_drill_down_links():
                                                      "peildatum": "2023-12-31"})
     tabel = re.search(r'<table id="gemeenten".*?</table>', html, re.S).group(0)
     assert 'class="sorteerbaar"' in tabel and 'class="sorteer"' in tabel
-    # one column per figure: a cell per gemeente and segment, but for the 3 that buy ambulant
-    assert tabel.count('data-veld="instroom_totaal"') == 16 * 4 - 3
+    # one column per figure: a cell per gemeente and flow segment, but for the 3 that buy
+    # ambulant themselves; crisis (no flow figures) has in zorg only
+    assert tabel.count('data-veld="instroom_totaal"') == 16 * 3 - 3
+    assert tabel.count('data-segment="crisis"') == 16
     assert "/?regio=zuid-limburg&amp;gemeente=0935&amp;" in tabel
 
 
