@@ -372,8 +372,9 @@ def _serve(settings: Settings, database_url: str, extra: list[Path] | None, host
         regio = dict(p.split("=", 1) for p in dashboard.split("&") if "=" in p).get(
             "regio", "zuid-limburg")
         sleutel = maak_token(settings.state_dir, [f"regio:{regio}"], minuten=8 * 60)
+        # soft_wrap: the terminal wraps the long link, so it stays one link to click or copy
         console.print(f"dashboard (regio:{regio}, 8 hours): {adres}/login?token={sleutel}"
-                      f"{'&' + dashboard if dashboard else ''}")
+                      f"{'&' + dashboard if dashboard else ''}", soft_wrap=True, highlight=False)
         console.print(f"API: {adres}/docs with a bearer token: jeugdstroom token --role "
                       f"regio:{regio}   (Ctrl-C stops)")
     uvicorn.run(web, host=host, port=port, log_level="warning")
