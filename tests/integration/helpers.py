@@ -115,7 +115,7 @@ def jw301_berichten(aantal: int, seed: int = 14) -> list[tuple[str, bytes, str]]
     rng = random.Random(seed)
     berichten = []
     for i in range(aantal):
-        start = date(2025, 3, 1) + timedelta(days=i)
+        start = date(2024, 3, 1) + timedelta(days=i % 600)  # Dagtekeningen in the past
         toewijzing = Toewijzing(str(700000 + i), "45", "45A12", start, start + timedelta(days=90),
                                 start - timedelta(days=3))
         data = jw301(gemeente="0935", aanbieder="12345678", identificatie=str(5000 + i),
