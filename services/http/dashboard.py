@@ -40,7 +40,8 @@ MAAND_KORT = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "ok
 TOEN_NA_PEILDATUM = 90  # the default "toen": what was known 90 days after the peildatum
 
 STIJL = """
-body{font-family:system-ui,sans-serif;margin:1rem;color:#1b1b1b;max-width:1240px}
+body{font-family:system-ui,sans-serif;margin:0 auto;padding:1rem;box-sizing:border-box;color:#1b1b1b;
+ max-width:1240px}
 h1{font-size:1.35rem;margin:.2rem 0}h2{font-size:1.1rem;margin-top:1.8rem;border-bottom:1px solid #ccc}
 .stand{color:#444;font-size:.9rem;margin:.2rem 0 .8rem}
 form{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:flex-end;background:#f5f7fa;
@@ -210,8 +211,8 @@ def _inhoud(leeskant: Leeskant, regios: dict[str, Regio], v: Vraag, geld: GeldSe
                   "haar eigen pagina.</p>",
                   _gemeenten(v, gemeenten),
                   _uitvoer(v, "/api/gemeenten", "de gemeenten", gemeente=None)]
-        if geld is not None:
-            delen.append(geld(regio, v.van, pd, k))
+        if geld is not None:  # its wide tables scroll inside the section, not the page
+            delen.append(f'<div class="tabelvak">{geld(regio, v.van, pd, k)}</div>')
     delen += [
         f'<h2 id="toen-nu">Toen versus nu: bekend op {k1.isoformat()} tegenover bekend op '
         f"{k2.isoformat()}</h2>",
