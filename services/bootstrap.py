@@ -161,7 +161,8 @@ def api(settings: Settings, database_url: str, extra: list[Path] | None = None, 
     store = event_store(database_url)
     alle = regios(settings, extra)
     toegang = maak_toegang(settings, store, alle, host=host, zonder_auth=zonder_auth)
-    return maak_api(Leeskant(flow_view(store)), lambda: eventlog(store), alle, toegang=toegang,
+    return maak_api(Leeskant(flow_view(store), laatste=lambda: store.recorder.max_notification_id() or 0),
+                    lambda: eventlog(store), alle, toegang=toegang,
                     geld=geld_router(Geldvragen(geld_view(store)),
                                      lambda: eventlog(store, GELD_TOPICS), alle))
 
