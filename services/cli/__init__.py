@@ -3,7 +3,13 @@
 `beheer` for the operator on call, `analist` for analysts and auditors, `ontwikkel` for
 simulated traffic, the demo and the bench."""
 
-from services.cli import analist, beheer, ontwikkel, toegang  # noqa: F401  (they register their commands)
+from services.cli import (  # noqa: F401  (they register their commands)
+    analist,
+    beheer,
+    chaos,
+    ontwikkel,
+    toegang,
+)
 from services.cli.basis import app
 
 __all__ = ["app"]
