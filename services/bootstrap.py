@@ -246,7 +246,8 @@ async def verbind_nats(settings: Settings, nats_url: str, wat: str) -> nats.NATS
     """A connection that reconnects by itself and says so; the first connect is retried with
     backoff up to the outage bound (nats-py gives up on a first connect at once)."""
     uitval = Uitval("NATS", settings.outage_limit_seconds, log)
-    weg, terug, fout = verbindingsmeldingen(wat)
+    verbinding: list[nats.NATS] = []
+    weg, terug, fout = verbindingsmeldingen(wat, verbinding)
     while True:
         try:
             nc = await nats.connect(nats_servers(nats_url), max_reconnect_attempts=-1,
@@ -256,6 +257,7 @@ async def verbind_nats(settings: Settings, nats_url: str, wat: str) -> nats.NATS
             await asyncio.sleep(uitval.mislukt(error))
             continue
         uitval.gelukt()
+        verbinding.append(nc)
         return nc
 
 

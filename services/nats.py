@@ -127,11 +127,15 @@ class NatsNietBereikt(Exception):
 Callback = Callable[[], Awaitable[None]]
 
 
-def verbindingsmeldingen(wat: str) -> tuple[Callback, Callback, Callable[[Exception], Awaitable[None]]]:
-    """nats-py callbacks (disconnected, reconnected, error) that say when the connection goes
-    and comes back."""
+def verbindingsmeldingen(
+    wat: str, verbinding: list[nats.NATS],
+) -> tuple[Callback, Callback, Callable[[Exception], Awaitable[None]]]:
+    """nats-py callbacks (disconnected, reconnected, error) that say when the connection to
+    NATS goes and comes back; `verbinding` holds the client once it is made, so that its own
+    close is not reported as a loss."""
     async def weg() -> None:
-        log.warning("%s: disconnected from NATS (reconnecting, unless it is stopping)", wat)
+        if not (verbinding and verbinding[0].is_closed):
+            log.warning("%s: connection to NATS lost; reconnecting", wat)
 
     async def terug() -> None:
         log.warning("%s: reconnected to NATS", wat)
@@ -154,11 +158,13 @@ async def publiceer(
     reported as not published with the reason, never as a traceback.
     """
     resultaat = Publicatie()
-    weg, terug, fout = verbindingsmeldingen("publish")
+    verbinding: list[nats.NATS] = []
+    weg, terug, fout = verbindingsmeldingen("publish", verbinding)
     try:
         nc = await nats.connect(nats_servers(nats_url), max_reconnect_attempts=-1,
                                 reconnect_time_wait=0.5, disconnected_cb=weg,
                                 reconnected_cb=terug, error_cb=fout)
+        verbinding.append(nc)
     except (NatsError, OSError, TimeoutError) as error:
         raise NatsNietBereikt(
             f"NATS does not answer at {_zonder_wachtwoord(nats_url)} ({type(error).__name__}); "

@@ -196,3 +196,80 @@ def test_a_recorded_port_held_by_another_process_is_named_not_moved(tmp_path):
                 runtime.up()
             finally:
                 runtime.down()
+
+
+# -- operator: metrics, health and JSON logs of the real processes ---------------------------
+
+
+def _get(url: str) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as antwoord:  # noqa: S310 (loopback)
+            return antwoord.status, antwoord.read().decode()
+    except urllib.error.HTTPError as fout:
+        return fout.code, fout.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def _metric(tekst: str, naam: str) -> float | None:
+    for regel in tekst.splitlines():
+        if regel.startswith(naam + " "):
+            return float(regel.split()[1])
+    return None
+
+
+def test_ingest_and_project_serve_metrics_and_health_and_log_json(settings, tmp_path):
+    import json
+
+    from tests.conftest import EXAMPLES
+
+    berichten = jw301_berichten(20)
+    from events.ijw import lees_kop
+
+    data = EXAMPLES.joinpath("JW301.xml").read_bytes().replace(
+        b"<jw301:Bsn>999900006</jw301:Bsn>", b"<jw301:Bsn>999900007</jw301:Bsn>")  # no 11-proef
+    slecht = (lees_kop(data).subject, data, "slecht-1")
+    asyncio.run(publish(settings, [*berichten, slecht]))
+    poort_i, poort_p = free_port(), free_port()
+    log_pad = tmp_path / "ingest.log"
+    with log_pad.open("w") as log:
+        ingest = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "ingest", "--metrics-port", str(poort_i),
+             "--json-logs"], env=cli_env(settings), stdout=subprocess.DEVNULL, stderr=log)
+        project = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "project", "--metrics-port", str(poort_p)],
+            env=cli_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wacht_tot(lambda: positie_of_niets(settings) == 21, ingest, log_pad)
+
+        def ingest_bij() -> bool:
+            tekst = _get(f"http://127.0.0.1:{poort_i}/metrics")[1]
+            return (_metric(tekst, "jeugdstroom_ingest_lag") == 0
+                    and _metric(tekst, "jeugdstroom_stream_last_seq") == 21)
+
+        wacht_tot(ingest_bij, ingest, log_pad, timeout=30)
+        tekst = _get(f"http://127.0.0.1:{poort_i}/metrics")[1]
+        assert _metric(tekst, "jeugdstroom_ingest_messages_total") == 21
+        assert 'jeugdstroom_ingest_rejections_total{reason="bsn"} 1.0' in tekst
+        status, gezond = _get(f"http://127.0.0.1:{poort_i}/healthz")
+        assert status == 200 and json.loads(gezond)["status"] == "ok"
+
+        def projector_bij() -> bool:
+            tekst = _get(f"http://127.0.0.1:{poort_p}/metrics")[1]
+            return (_metric(tekst, "jeugdstroom_projector_lag") == 0
+                    and (_metric(tekst, "jeugdstroom_projector_position") or 0) > 0)
+
+        wacht_tot(projector_bij, project, log_pad, timeout=30)
+        assert _get(f"http://127.0.0.1:{poort_p}/healthz")[0] == 200
+    finally:
+        for p in (ingest, project):
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=30)
+    regels = [r for r in log_pad.read_text().splitlines() if r.startswith("{")]
+    assert regels, log_pad.read_text()
+    for regel in regels:
+        assert set(json.loads(regel)) >= {"time", "level", "logger", "message"}
+    assert "999900007" not in log_pad.read_text()
