@@ -273,3 +273,24 @@ def test_ingest_and_project_serve_metrics_and_health_and_log_json(settings, tmp_
     for regel in regels:
         assert set(json.loads(regel)) >= {"time", "level", "logger", "message"}
     assert "999900007" not in log_pad.read_text()
+
+
+def test_a_running_ingest_stops_when_its_stream_is_replaced_and_acks_nothing_of_the_new_one(
+        settings, tmp_path):
+    berichten = jw301_berichten(15)
+    asyncio.run(publish(settings, berichten[:5]))
+    log_pad = tmp_path / "ingest.log"
+    with log_pad.open("w") as log:
+        ingest = subprocess.Popen([sys.executable, "-m", "services.cli", "ingest"],
+                                  env=cli_env(settings), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wacht_tot(lambda: positie_of_niets(settings) == 5, ingest, log_pad)
+        asyncio.run(verwijder_stream(settings.nats_url, settings.stream))
+        asyncio.run(publish(settings, berichten[5:15]))  # the publisher creates the stream anew
+        assert ingest.wait(timeout=60) == 2
+    finally:
+        if ingest.poll() is None:
+            ingest.kill()
+    assert "--accept-new-stream" in log_pad.read_text()
+    assert tracking_position(settings) == 5
+    assert asyncio.run(_ack_floor(settings)) == 0
