@@ -6,7 +6,10 @@ simulate Zuid-Limburg traffic (deterministic), publish it to NATS while the real
 projection from the event store; time counts queries. Beside it, in the same run:
 (a) a raw PostgreSQL COPY of as many rows as events were stored, (b) the straightforward
 path on a sample (one `save()` per message, the library's per-event ProjectionRunner),
-(c) the same counts in plain SQL from a flat table of allocations, as an analyst would.
+(c) the same counts in plain SQL from a flat table of allocations, as an analyst would, and
+gedeclareerd per segment in plain SQL beside the money projection's answer.
+Money queries (`costs` per segment: the money view's read plus the money rules) are timed
+like the counts: historic at random peildatum and K, live asked again and first after a change.
 Throughput is in iJw records (ToegewezenProduct, StartProduct, StopProduct, Prestatie).
 """
 
@@ -43,6 +46,8 @@ from events.ijw import Afgewezen, XsdSchemas, lees_bericht
 from events.pseudonym import Pseudonimiseerder
 from events.verwerking import verwerk
 from projections.flow import Telling
+from projections.geld import Kostentelling
+from projections.geldvragen import Geldvragen
 from projections.postgres import PostgresFlowView
 from projections.regio import Regio
 from projections.vragen import Leeskant
@@ -78,6 +83,11 @@ class Meting:
     straightforward_projection_events_per_s: float = 0.0
     analyst_sql_ms: float = 0.0
     analyst_sql_agrees: bool | None = None
+    money_query_historic_ms: dict[str, float] = field(default_factory=dict)
+    money_query_live_ms: dict[str, float] = field(default_factory=dict)
+    money_query_live_cold_ms: dict[str, float] = field(default_factory=dict)
+    money_sql_ms: float = 0.0  # plain SQL gedeclareerd per segment
+    money_sql_agrees: bool | None = None
 
 
 class _BenchRuntime:
@@ -199,11 +209,17 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
         meld("counts queries")
         meting.query_historic_ms, meting.query_live_ms, meting.query_live_cold_ms = _queries(
             leeskant, view, regio)
+        meld("money queries")
+        geldvragen = bootstrap.geldvragen(projector)
+        (meting.money_query_historic_ms, meting.money_query_live_ms,
+         meting.money_query_live_cold_ms) = _geldqueries(geldvragen, view, regio)
 
         meld("baseline (a): raw COPY")
         meting.copy_rows_per_s = _copy(settings.database_url or "", meting.events)
         meld("baseline (c): the counts in plain SQL from a flat allocations table")
         meting.analyst_sql_ms, meting.analyst_sql_agrees = _analist(leeskant, view, regio)
+        meld("baseline (c): gedeclareerd per segment in plain SQL")
+        meting.money_sql_ms, meting.money_sql_agrees = _geld_analist(geldvragen, view, regio)
         meld(f"baseline (b): the straightforward path on {baseline_events:,} events")
         straight = runtime.nieuw(f"bench_straight_{events}", settings)
         (meting.straightforward_save_events_per_s,
@@ -274,6 +290,36 @@ def _queries(leeskant: Leeskant, view: PostgresFlowView, regio: Regio,
     return _percentielen(historisch), _percentielen(opnieuw), _percentielen(koud)
 
 
+def _geldqueries(geldvragen: Geldvragen, view: PostgresFlowView, regio: Regio,
+                 n: int = 60) -> tuple[dict, dict, dict]:
+    """The money figures per segment like the counts: historic at random peildatum and K,
+    live asked again (from memory until the money view moves) and cold."""
+    rng = random.Random(2)  # noqa: S311 - reproducible query dates
+    with view.datastore.transaction(commit=False) as curs:
+        curs.execute("SELECT min(begindatum) AS a, max(begindatum) AS b FROM geld_regel")
+        row = curs.fetchone()
+    assert row is not None  # an aggregate query returns one row
+    eerste, laatste = row["a"] or date(2023, 1, 1), row["b"] or date(2023, 12, 31)
+
+    def ms(vraag: Callable[[], object]) -> float:
+        begin = time.perf_counter()
+        vraag()
+        return (time.perf_counter() - begin) * 1000
+
+    def live() -> Kostentelling:
+        return geldvragen.kostentelling(regio, date(laatste.year, 1, 1), laatste, None)
+
+    historisch, opnieuw, koud = [], [], []
+    for _ in range(n):
+        pd = eerste + timedelta(days=rng.randint(180, max(181, (laatste - eerste).days)))
+        k = pd + timedelta(days=rng.randint(0, 400))
+        historisch.append(ms(partial(geldvragen.kostentelling, regio, date(pd.year, 1, 1), pd, k)))
+        geldvragen.vergeet_tellingen()
+        koud.append(ms(live))
+        opnieuw.append(ms(live))
+    return _percentielen(historisch), _percentielen(opnieuw), _percentielen(koud)
+
+
 def _copy(database_url: str, rijen: int) -> float:
     """PostgreSQL's own speed for rows shaped like stored events: the physical reference."""
     state = os.urandom(300)
@@ -297,7 +343,8 @@ WITH geldend AS (
            length(identificatie) DESC, identificatie DESC
 ), alloc AS (
   SELECT g.*, m.segment FROM geldend g
-  JOIN analist_segment m USING (gemeentecode, categorie, code)
+  JOIN analist_segment m ON m.gemeentecode = g.gemeentecode  -- a product without code (a budget)
+   AND m.categorie IS NOT DISTINCT FROM g.categorie AND m.code IS NOT DISTINCT FROM g.code
   WHERE NOT (coalesce(reden_wijziging = '13' AND einddatum = ingangsdatum, false))
 ), met_voorganger AS (
   SELECT *, max(coalesce(einddatum, 'infinity'::date)) OVER (
@@ -349,6 +396,46 @@ def _analist(leeskant: Leeskant, view: PostgresFlowView, regio: Regio) -> tuple[
     agrees = all(
         (sql[s.segment][v] if s.segment in sql else 0) == getattr(s, v)
         for s in ons.segmenten if s.flow for v in velden)
+    return ms, agrees
+
+
+_GELD_SQL = """
+WITH geldend AS (
+  SELECT DISTINCT ON (gemeentecode, toewijzingnummer) *
+  FROM flow_versie WHERE dagtekening <= %(k)s
+  ORDER BY gemeentecode, toewijzingnummer, toegewezen_op DESC, dagtekening DESC,
+           length(identificatie) DESC, identificatie DESC
+), alloc AS (
+  SELECT g.gemeentecode, g.toewijzingnummer::bigint AS nummer, m.segment FROM geldend g
+  JOIN analist_segment m ON m.gemeentecode = g.gemeentecode
+   AND m.categorie IS NOT DISTINCT FROM g.categorie AND m.code IS NOT DISTINCT FROM g.code
+  WHERE NOT (coalesce(reden_wijziging = '13' AND einddatum = ingangsdatum, false))
+)
+SELECT a.segment, sum(r.bedrag) AS gedeclareerd
+FROM geld_regel r JOIN alloc a ON a.gemeentecode = r.gemeentecode AND a.nummer = r.nummer
+WHERE r.dagtekening <= %(k)s AND r.begindatum BETWEEN %(van)s AND %(pd)s
+GROUP BY a.segment
+"""
+
+
+def _geld_analist(geldvragen: Geldvragen, view: PostgresFlowView, regio: Regio) -> tuple[float, bool]:
+    """Gedeclareerd per segment as an analyst would write it in SQL (the counting version of
+    each toewijzing at K, its segment from the flat mapping `_analist` made, the lines known
+    at K in the window), timed and checked against the money projection's answer."""
+    with view.datastore.transaction(commit=False) as curs:
+        curs.execute("SELECT max(begindatum) AS d FROM geld_regel")
+        row = curs.fetchone()
+    assert row is not None  # an aggregate query returns one row
+    laatste = row["d"] or date(2023, 12, 31)
+    pd = date(laatste.year - 1, 12, 31)
+    k = pd + timedelta(days=90)
+    begin = time.perf_counter()
+    with view.datastore.transaction(commit=False) as curs:
+        curs.execute(_GELD_SQL, {"k": k, "van": date(pd.year, 1, 1), "pd": pd})
+        sql = {r["segment"]: int(r["gedeclareerd"]) for r in curs.fetchall()}
+    ms = (time.perf_counter() - begin) * 1000
+    ons = geldvragen.kostentelling(regio, date(pd.year, 1, 1), pd, k)
+    agrees = all(sql.get(s.segment, 0) == s.cijfers.gedeclareerd for s in ons.segmenten)
     return ms, agrees
 
 

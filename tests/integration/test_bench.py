@@ -22,13 +22,16 @@ def test_bench_prints_all_figures_and_a_stable_json_document(tmp_path):
     assert result.exit_code == 0, result.output
     for figure in ("ingest end to end", "rebuild", "query historic", "query live", "peak RSS",
                    "(a) raw COPY", "(b) save() per message", "(b) library per-event runner",
-                   "(c) plain SQL", "growth: ingest", "growth: rebuild", "first after a change"):
+                   "(c) plain SQL", "growth: ingest", "growth: rebuild", "first after a change",
+                   "money historic", "money live", "SQL gedeclareerd"):
         assert figure in result.stdout
     document = json.loads((tmp_path / "bench.json").read_text())
     assert document["schema_version"] == 2 and document["targets"]["ingest_records_per_s"] == 20_000
     [run] = document["runs"]
     assert run["events"] > 1000 and run["ijw_records"] > 0
     assert run["analyst_sql_agrees"] is True  # plain SQL gives our inflow counts
+    assert run["money_sql_agrees"] is True  # and our gedeclareerd per segment
+    assert set(run["money_query_historic_ms"]) == set(run["money_query_live_ms"]) == {"p50", "p95", "p99"}
     assert set(run["query_historic_ms"]) == set(run["query_live_cold_ms"]) == {"p50", "p95", "p99"}
     assert run["peak_rss_mb"]["ingest"] > 0
     # and it leaves nothing running behind
