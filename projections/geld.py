@@ -45,6 +45,7 @@ Where DOMAIN.md is silent this module decides (each rule repeats it where it app
 from __future__ import annotations
 
 import calendar
+import math
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
@@ -126,9 +127,10 @@ def bekende_regels(regels: Iterable[Regel], k: date) -> list[Regel]:
     for regel in regels:
         if regel.dagtekening > k:
             continue
-        huidige = eerste.get(regel.identiteit)
+        identiteit = (regel.aanbieder, regel.referentienummer)
+        huidige = eerste.get(identiteit)
         if huidige is None or regelvolgorde(regel) < regelvolgorde(huidige):
-            eerste[regel.identiteit] = regel
+            eerste[identiteit] = regel
     return list(eerste.values())
 
 
@@ -179,11 +181,17 @@ def _dagen(van: date, tot: date) -> int:
     return max(0, (tot - van).days + 1)
 
 
+def _dagen_in_maand(d: date) -> int:
+    if d.month == 2:
+        return 29 if calendar.isleap(d.year) else 28
+    return 30 if d.month in (4, 6, 9, 11) else 31
+
+
 def _maanden(van: date, tot: date) -> Iterable[tuple[date, date]]:
     """[van, tot] cut at month boundaries."""
     begin = van
     while begin <= tot:
-        laatste = begin.replace(day=calendar.monthrange(begin.year, begin.month)[1])
+        laatste = begin.replace(day=_dagen_in_maand(begin))
         yield begin, min(laatste, tot)
         begin = laatste + timedelta(days=1)
 
@@ -204,28 +212,35 @@ def beschikte_waarde(
     """
     start, eind = versie.ingangsdatum, versie.einddatum
     if versie.budget is not None:
-        return _gespreid(Fraction(versie.budget), start, eind, van, peildatum)
+        return _gespreid(versie.budget, start, eind, van, peildatum)
     if versie.volume is None or tarief is None:
         return None
-    per_eenheid = Fraction(versie.volume * tarief)
+    per_eenheid = versie.volume * tarief
     if versie.frequentie == FREQUENTIE_TOTAAL:
         return _gespreid(per_eenheid, start, eind, van, peildatum)
     begin, einde = max(start, van), min(eind or peildatum, peildatum)
     if versie.frequentie == FREQUENTIE_PER_DAG:
-        return per_eenheid * _dagen(begin, einde)
+        return Fraction(per_eenheid * _dagen(begin, einde))
     if versie.frequentie == FREQUENTIE_PER_WEEK:
-        return per_eenheid * Fraction(_dagen(begin, einde), 7)
+        return Fraction(per_eenheid * _dagen(begin, einde), 7)
     if versie.frequentie == FREQUENTIE_PER_MAAND:
-        return sum((per_eenheid * Fraction(_dagen(a, b), calendar.monthrange(a.year, a.month)[1])
-                    for a, b in _maanden(begin, einde)), Fraction(0))
+        # sum of days / days of the month over the months, in integers over a common
+        # denominator (one Fraction instead of one per month: the money queries compute
+        # this for every toewijzing in the window)
+        teller = sum(_dagen(a, b) * (_MAANDNOEMER // _dagen_in_maand(a))
+                     for a, b in _maanden(begin, einde))
+        return Fraction(per_eenheid * teller, _MAANDNOEMER)
     return None
 
 
-def _gespreid(waarde: Fraction, start: date, eind: date | None, van: date, peildatum: date
+_MAANDNOEMER = math.lcm(28, 29, 30, 31)
+
+
+def _gespreid(waarde: int, start: date, eind: date | None, van: date, peildatum: date
               ) -> Fraction | None:
     if eind is None or eind < start:
         return None
-    return waarde * Fraction(_dagen(max(start, van), min(eind, peildatum)), _dagen(start, eind))
+    return Fraction(waarde * _dagen(max(start, van), min(eind, peildatum)), _dagen(start, eind))
 
 
 # -- matching -------------------------------------------------------------------------------
@@ -269,6 +284,15 @@ class GekoppeldeRegel:
     afgewezen: bool
     toewijzing: GeldendeToewijzing | None  # None: ongekoppeld or out of scope
     buiten_scope: bool = False
+    buiten_periode: bool = False  # matched, and not inside [start, end] of the counting version
+
+    @staticmethod
+    def van(regel: Regel, afgewezen: bool, toewijzing: GeldendeToewijzing | None,
+            buiten_scope: bool = False) -> GekoppeldeRegel:
+        """Decides buiten_periode once (every scope that counts the line asks it)."""
+        return GekoppeldeRegel(regel, afgewezen, toewijzing, buiten_scope,
+                               toewijzing is not None
+                               and buiten_toewijzingsperiode(regel, toewijzing.allocatie))
 
     @property
     def toegekend(self) -> int:
@@ -277,11 +301,6 @@ class GekoppeldeRegel:
     @property
     def ongekoppeld(self) -> bool:
         return self.toewijzing is None and not self.buiten_scope
-
-    @property
-    def buiten_periode(self) -> bool:
-        return self.toewijzing is not None and buiten_toewijzingsperiode(
-            self.regel, self.toewijzing.allocatie)
 
 
 def regelsleutel(regel: Regel) -> Sleutel | None:
@@ -306,11 +325,21 @@ def toewijzingen_op(
 
 
 def geldend_op(versies: Iterable[Geldversie], k: date) -> dict[Sleutel, Geldversie]:
-    """The counting version per toewijzing at K (deleted ones left out), money fields included."""
-    # Sorted first, so that versions flow.Versie.volgorde cannot tell apart (they differ in
-    # money only) are decided by content, never by arrival order.
-    geordend: list[Geldversie] = sorted(versies, key=_geldversie_volgorde)
-    return geldende_versies(geordend, k)  # type: ignore[return-value]
+    """The counting version per toewijzing at K (deleted ones left out), money fields included:
+    `flow.geldende_versies` per toewijzing, whose versions are sorted first, so that versions
+    flow.Versie.volgorde cannot tell apart (they differ in money only) are decided by content,
+    never by arrival order. Grouped first: the money queries pass one version per toewijzing
+    (its counting version), and sorting those would be wasted."""
+    per_toewijzing: dict[Sleutel, list[Geldversie]] = {}
+    for v in versies:
+        if v.dagtekening <= k:
+            per_toewijzing.setdefault(v.sleutel, []).append(v)
+    result: dict[Sleutel, Geldversie] = {}
+    for groep in per_toewijzing.values():
+        if len(groep) > 1:
+            groep.sort(key=_geldversie_volgorde)
+        result.update(geldende_versies(groep, k))  # type: ignore[arg-type]
+    return result
 
 
 def _in_scope(geldend: dict[Sleutel, Geldversie], regio: Regio) -> dict[Sleutel, GeldendeToewijzing]:
@@ -335,13 +364,16 @@ def koppel(
     toewijzingen = _in_scope(geldend, regio)
     afgewezen = afgewezen_op(afwijzingen, k)
     gekoppeld = []
+    sleutels: dict[tuple[str, str], Sleutel | None] = {}  # a toewijzing has a line a month
     for regel in bekende_regels(regels, k):
         if regel.gemeentecode not in regio.gemeenten:
             continue
-        key = regelsleutel(regel)
+        naam = (regel.gemeentecode, regel.toewijzingnummer)
+        key = sleutels[naam] if naam in sleutels else sleutels.setdefault(naam, regelsleutel(regel))
         t = toewijzingen.get(key) if key else None
-        gekoppeld.append(GekoppeldeRegel(regel, regel.identiteit in afgewezen, t,
-                                         buiten_scope=t is None and key in geldend))
+        gekoppeld.append(GekoppeldeRegel.van(regel, (regel.aanbieder, regel.referentienummer)
+                                             in afgewezen, t,
+                                             buiten_scope=t is None and key in geldend))
     return toewijzingen, gekoppeld
 
 
@@ -382,27 +414,35 @@ class Geldcijfers:
 def cijfers(
     toewijzingen: Iterable[GeldendeToewijzing], regels: Iterable[GekoppeldeRegel], van: date,
     peildatum: date, k: date, declaratie_termijn: int,
+    waarden: dict[Sleutel, Fraction | None] | None = None,
 ) -> Geldcijfers:
     """The figures of one scope: its toewijzingen and the matched lines of them in the window
     [van, peildatum] (the caller passes the scope's lines; those outside the window are
-    skipped here)."""
+    skipped here). `waarden`: the toewijzingen's exact allocated values in this window when
+    the caller has them already (the segments and the totaal share them)."""
     gedeclareerd = afgewezen = buiten = 0
     toegekend_per_toewijzing: dict[Sleutel, int] = defaultdict(int)
     toegekend_per_kind: dict[str, int] = defaultdict(int)
-    for g in regels:
-        if not in_window(g.regel, van, peildatum) or g.toewijzing is None:
+    for g in regels:  # the hot loop of every money question: plain locals
+        t, regel = g.toewijzing, g.regel
+        if t is None or not van <= regel.begindatum <= peildatum:  # in_window
             continue
-        gedeclareerd += g.regel.bedrag
-        afgewezen += g.regel.bedrag if g.afgewezen else 0
-        buiten += g.regel.bedrag if g.buiten_periode else 0
-        toegekend_per_toewijzing[g.toewijzing.sleutel] += g.toegekend
-        toegekend_per_kind[g.regel.client] += g.toegekend
+        bedrag = regel.bedrag
+        gedeclareerd += bedrag
+        toegekend_regel = bedrag
+        if g.afgewezen:
+            afgewezen += bedrag
+            toegekend_regel = 0
+        if g.buiten_periode:
+            buiten += bedrag
+        toegekend_per_toewijzing[t.allocatie.sleutel] += toegekend_regel
+        toegekend_per_kind[regel.client] += toegekend_regel
     beschikt = met_waarde_toegekend = zonder_waarde = zonder_decl = zonder_decl_beschikt = 0
     peil = min(k, peildatum) - timedelta(days=declaratie_termijn)
     for t in toewijzingen:
         if not t.allocatie.overlapt(van, peildatum):
             continue
-        exact = t.waarde(van, peildatum)
+        exact = waarden[t.sleutel] if waarden is not None else t.waarde(van, peildatum)
         waarde = afronden(exact) if exact is not None else 0
         if exact is None:
             zonder_waarde += 1
@@ -536,16 +576,18 @@ def bereken(
     termijn = regio.declaratie_termijn
     leeg: tuple[list[GeldendeToewijzing], list[GekoppeldeRegel]] = ([], [])
 
+    waarden = {key: t.waarde(van, peildatum) for key, t in toewijzingen.items()
+               if t.allocatie.overlapt(van, peildatum)}
     per_segment = _groepen(toewijzingen.values(), gekoppeld, _SLEUTEL_PER["segment"])
     segmenten = [Segmentgeld(s.id, s.naam, cijfers(*per_segment.get(s.id, leeg), van, peildatum, k,
-                                                    termijn))
+                                                    termijn, waarden))
                  for s in regio.segmenten]
     bekend = {s.id for s in regio.segmenten}
     in_scope = [t for t in toewijzingen.values() if t.allocatie.segment in bekend]
     in_scope_regels = [g for g in gekoppeld
                        if g.toewijzing is not None and g.toewijzing.allocatie.segment in bekend]
-    totaal = cijfers(in_scope, in_scope_regels, van, peildatum, k, termijn)
-    unmapped = cijfers(*per_segment.get(None, leeg), van, peildatum, k, termijn)
+    totaal = cijfers(in_scope, in_scope_regels, van, peildatum, k, termijn, waarden)
+    unmapped = cijfers(*per_segment.get(None, leeg), van, peildatum, k, termijn, waarden)
 
     uitsplitsing: dict[Hashable, Geldcijfers] = {}
     if per == "segment":
@@ -559,7 +601,7 @@ def bereken(
             groep_toewijzingen, groep_regels = groepen[key]
             if groep_regels or any(t.allocatie.overlapt(van, peildatum) for t in groep_toewijzingen):
                 uitsplitsing[key] = cijfers(groep_toewijzingen, groep_regels, van, peildatum, k,
-                                            termijn)
+                                            termijn, waarden)
 
     ongekoppeld_per_gemeente: dict[str, int] = defaultdict(int)
     for g in gekoppeld:
