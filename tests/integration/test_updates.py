@@ -11,7 +11,7 @@ import nats
 import pytest
 
 from services import bootstrap
-from services.projector.updates import BUCKET
+from services.projector.updates import BUCKET, GELD_BUCKET
 from tests.ijw_factory import Toewijzing, jw301
 from tests.integration.handmade import EXPECTED_2025, FLOW, HISTORY
 from tests.integration.helpers import ingest_until_caught_up, publish
@@ -30,6 +30,12 @@ def test_subscriber_receives_the_changed_counts_and_kv_holds_the_state(settings)
             ontvangen.append(json.loads(msg.data))
 
         await nc.subscribe("jeugdstroom.counts.zuid-limburg.>", cb=ontvang)
+        geld: list[dict] = []
+
+        async def ontvang_geld(msg) -> None:
+            geld.append(json.loads(msg.data))
+
+        await nc.subscribe("jeugdstroom.costs.zuid-limburg.>", cb=ontvang_geld)
         await publish(settings, HISTORY)
         await ingest_until_caught_up(settings)
         projector = bootstrap.projector(settings, settings.database_url)
@@ -45,6 +51,14 @@ def test_subscriber_receives_the_changed_counts_and_kv_holds_the_state(settings)
         positie = projector.positie()
         kv = await nc.jetstream().key_value(BUCKET)
         state = json.loads((await kv.get("zuid-limburg.wonen.alle")).value)
+        # the live money figures beside them: one update per segment and the totaal, kept in KV
+        geld_totaal = json.loads((await (await nc.jetstream().key_value(GELD_BUCKET)).get(
+            "zuid-limburg.totaal.alle")).value)
+        assert geld_totaal in geld and geld_totaal["version"] == 1
+        assert {u["segment"] for u in geld if u["gemeente"] is None} == {
+            "gik-j", "wonen", "ambulant", "crisis", "totaal"}
+        assert geld_totaal["figures"]["beschikt"] == sum(
+            u["figures"]["beschikt"] for u in geld if u["gemeente"] is None and u["segment"] != "totaal")
 
         # nothing new: nothing published; one new Wonen toewijzing: only what it changes
         assert await asyncio.to_thread(lambda: asyncio.run(live.publiceer(projector.positie()))) == 0
