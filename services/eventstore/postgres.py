@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import psycopg
@@ -128,7 +128,7 @@ class AndereStream(Exception):
     def __init__(self, stream: str, vastgelegd: str | None, nu: str, positie: int | None) -> None:
         self.stream, self.vastgelegd, self.nu, self.positie = stream, vastgelegd, nu, positie
         van = (f"the stream created at {vastgelegd}" if vastgelegd
-               else "a stream that held at least that many messages")
+               else "an earlier stream (written before this one was created, or longer)")
         pos = f" (seq {positie})" if positie is not None else ""
         super().__init__(
             f"stream {stream} is not the stream ingest's position belongs to: the position"
@@ -379,6 +379,26 @@ class Gebeurtenissen(Application[UUID]):
             assert aggregate is not None  # an aggregate has at least its created event
             aggregates[key] = aggregate
         return aggregates
+
+    def laatst_vastgelegd(self) -> datetime | None:
+        """When ingest last committed anything: the newest event's or rejection's time."""
+        with self.ingest_recorder.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT originator_id, originator_version, topic, state FROM {0} "
+                    "ORDER BY notification_id DESC LIMIT 1"
+                    ).format(Identifier(self.ingest_recorder.events_table_name)))
+            row = curs.fetchone()
+            curs.execute("SELECT max(afgewezen_op) AS op FROM ijw_afwijzing")
+            afgewezen = curs.fetchone()
+        tijden: list[datetime] = []
+        if row is not None:
+            event = cast(Aggregate.Event, self.mapper.to_domain_event(StoredEvent(
+                originator_id=row["originator_id"], originator_version=row["originator_version"],
+                topic=row["topic"], state=bytes(row["state"]))))
+            tijden.append(event.timestamp)
+        if afgewezen is not None and afgewezen["op"] is not None:
+            tijden.append(afgewezen["op"])
+        return max(tijden) if tijden else None
 
     def afwijzingen(self, *, ook_hersteld: bool = False) -> list[Afwijzing]:
         with self.ingest_recorder.datastore.transaction(commit=False) as curs:

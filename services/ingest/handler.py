@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from uuid import UUID
 
 import eventsourcing.persistence as es
@@ -71,6 +72,14 @@ class _Batch:
         return self.aggregates[key]  # type: ignore[return-value]
 
 
+def _aangemaakt(identiteit: str) -> datetime:
+    """A stream identity (its creation time) as an aware datetime; far past when unknown."""
+    try:
+        return datetime.fromisoformat(identiteit)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
 class Ingest:
     """Stores contiguous runs of validated stream messages, or their rejections."""
 
@@ -100,12 +109,15 @@ class Ingest:
         """Take `identiteit` as the stream being ingested, or raise AndereStream when the
         position belongs to another stream.
 
-        A position from before identities were recorded is taken to belong to this stream
-        when the stream holds at least that many sequences; fewer means it cannot be."""
+        A position from before identities were recorded belongs to another stream when this
+        stream holds fewer sequences, or was created after ingest's last commit (a stream
+        cannot have held what was committed before it existed); otherwise it is taken to
+        belong to this one."""
         vastgelegd = self.store.ingest_recorder.stream_identiteit(self.bron)
         if vastgelegd is None:
             positie = self.positie()
-            if positie > laatste_seq:
+            laatst = self.store.laatst_vastgelegd() if positie else None
+            if positie > laatste_seq or (laatst is not None and _aangemaakt(identiteit) > laatst):
                 raise AndereStream(self.stream, None, identiteit, positie)
             if positie:
                 log.warning("no stream identity recorded with position %d yet; taking stream %s "

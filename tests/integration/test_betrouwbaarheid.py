@@ -294,3 +294,32 @@ def test_a_running_ingest_stops_when_its_stream_is_replaced_and_acks_nothing_of_
     assert "--accept-new-stream" in log_pad.read_text()
     assert tracking_position(settings) == 5
     assert asyncio.run(_ack_floor(settings)) == 0
+
+
+def test_a_position_from_before_stream_identities_is_refused_on_a_stream_created_after_it(
+        settings):
+    """A database written before this check existed has a position but no stream identity:
+    a stream created after ingest's last commit cannot be the one the position belongs to,
+    even when it holds more messages."""
+    berichten = jw301_berichten(20)
+    asyncio.run(publish(settings, berichten[:10]))
+    asyncio.run(ingest_until_caught_up(settings))
+    with psycopg.connect(settings.database_url) as conn:
+        conn.execute("DELETE FROM ijw_stream")  # as before the identity was recorded
+    asyncio.run(verwijder_stream(settings.nats_url, settings.stream))
+    asyncio.run(publish(settings, berichten[5:20]))
+    with pytest.raises(Exception, match="--accept-new-stream"):
+        asyncio.run(ingest_until_caught_up(settings))
+    assert tracking_position(settings) == 10
+    assert event_topics(settings)["Toewijzing.Geregistreerd"] == 10
+
+
+def test_a_position_from_before_stream_identities_goes_on_with_the_same_stream(settings):
+    berichten = jw301_berichten(20)
+    asyncio.run(publish(settings, berichten[:10]))
+    asyncio.run(ingest_until_caught_up(settings))
+    with psycopg.connect(settings.database_url) as conn:
+        conn.execute("DELETE FROM ijw_stream")
+    asyncio.run(publish(settings, berichten[10:20]))
+    asyncio.run(ingest_until_caught_up(settings))
+    assert event_topics(settings)["Toewijzing.Geregistreerd"] == 20
