@@ -213,8 +213,6 @@ def toegang_audit(store: Gebeurtenissen) -> PostgresAudit:
     return audit
 
 
-
-
 def ingest_bron(settings: Settings) -> str:
     """The name of ingest's tracking position: one per stream."""
     return f"nats:{settings.stream}"

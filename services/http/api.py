@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import date
 from enum import StrEnum
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -34,7 +35,7 @@ from projections.vragen import (
     venster,
 )
 from services.http import dashboard
-from services.http.geld import GeldApi, GeldReplayOut
+from services.http.geld import GeldApi, GeldReplayOut, geld_sectie
 from services.http.toegang import (
     GEZONDHEID,
     LOGIN,
@@ -432,8 +433,10 @@ def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
             beslis(request, regios[regio], Vraag.DETAIL, gemeente)
             if gemeente:
                 vraag["gemeente"] = gemeente
-        # the page's own parameters (gemeente, van, vergelijk_op, ...) are read by the page
-        html, status = dashboard.pagina(leeskant, regios, {**vraag, "regio": regio})
+        # the page's own parameters (gemeente, van, toen, ...) are read by the page itself
+        html, status = dashboard.pagina(
+            leeskant, regios, {**vraag, "regio": regio},
+            geld=None if geld is None else partial(geld_sectie, geld.geldvragen))
         return HTMLResponse(html, status_code=status)
 
     return api
