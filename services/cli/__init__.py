@@ -5,6 +5,7 @@ simulated traffic, the demo and the bench."""
 
 from services.cli import (  # noqa: F401  (they register their commands)
     analist,
+    belasting,
     beheer,
     chaos,
     ontwikkel,

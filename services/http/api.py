@@ -35,6 +35,7 @@ from projections.vragen import (
     venster,
 )
 from services.http import dashboard
+from services.http.bescherming import DUUR_LIMIET, Bescherming
 from services.http.geld import GeldApi, GeldReplayOut, geld_sectie
 from services.http.toegang import (
     GEZONDHEID,
@@ -224,10 +225,12 @@ denial are written to the audit log (`jeugdstroom audit`)."""
 
 
 def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
-             regios: dict[str, Regio], *, toegang: Toegang, geld: GeldApi | None = None) -> FastAPI:
+             regios: dict[str, Regio], *, toegang: Toegang, geld: GeldApi | None = None,
+             duur_limiet: int = DUUR_LIMIET) -> FastAPI:
     """The API over the flow view's questions; `eventlog` gives the events `replay` reads,
     `toegang` who may read what (`Toegang.zonder_controle` only for `--insecure-no-auth` and
-    tests about the figures). The composition root passes them in."""
+    tests about the figures), `duur_limiet` how many replays and diffs run at once
+    (services/http/bescherming.py). The composition root passes them in."""
     api = FastAPI(
         title="jeugdstroom",
         description="Flow figures of Dutch youth-care regions from their iJw traffic, for any "
@@ -248,6 +251,7 @@ def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
             swagger_favicon_url="/docs-assets/favicon-32x32.png")
     api.state.toegang = toegang
     api.add_middleware(ToegangMiddleware)
+    api.add_middleware(Bescherming, limiet=duur_limiet)  # outermost: every answer, 401s too
     api.get(GEZONDHEID, summary="health check (no token)")(gezondheid)
     api.get(LOGIN, include_in_schema=False)(login)
     if geld is not None:  # money has no suppressed form: full readers only
