@@ -16,11 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from lxml import etree
 
 from events.gemeenten import GemeenteRegister
+
+if TYPE_CHECKING:
+    from events.kwaliteit import Bevinding
 
 INGESTED = ("jw301", "jw305", "jw307", "jw323", "jw325")
 _NAMESPACE = re.compile(r"^http://www\.istandaarden\.nl/ijw/3_2/(jw\d{3})/schema$")
@@ -774,11 +777,14 @@ def lees_bericht(
     *,
     subject_gemeente: str | None = None,
     ontvangen: date | None = None,
+    bevindingen: list[Bevinding] | None = None,
 ) -> Bericht:
     """Parse and validate one iJw message; raise `Afgewezen` with every problem found.
 
     `ontvangen` is the day the message arrived (its stream timestamp): a Dagtekening more than
-    `DAGTEKENING_MARGE` later is rejected. None skips that check, not the lower bound."""
+    `DAGTEKENING_MARGE` later is rejected. None skips that check, not the lower bound.
+    `bevindingen`: a list to which the data-quality findings of an accepted message are added
+    (`events.kwaliteit.controleer` on the tree parsed here, so the message is parsed once)."""
     document, root, bericht = _document(data)
     lezer = _Lezer(document)
     if bericht not in INGESTED:
@@ -808,6 +814,10 @@ def lees_bericht(
             )
     if lezer.problemen or result is None:
         raise Afgewezen(_uniek(lezer.problemen) or [Probleem("Bericht", "cannot be read")])
+    if bevindingen is not None:
+        from events.kwaliteit import controleer  # kwaliteit imports this module
+
+        bevindingen.extend(controleer(root, bericht))
     return result
 
 

@@ -19,6 +19,7 @@ from events.gemeenten import GemeenteRegister
 from events.ijw import XsdSchemas
 from events.pseudonym import Pseudonimiseerder
 from projections.geldvragen import Geldvragen
+from projections.kwaliteitvragen import Kwaliteitsvragen
 from projections.postgres import PostgresFlowView
 from projections.postgres_geld import PostgresGeldView
 from projections.projectie import GELD_TOPICS, FlowProjectie, GeldProjectie
@@ -140,6 +141,11 @@ def geldvragen(projector: Projector) -> Geldvragen:
     return Geldvragen(projector.geld.view)
 
 
+def kwaliteitsvragen(store: Gebeurtenissen) -> Kwaliteitsvragen:
+    """The data-quality report's reads (findings, message counts, the money view's tables)."""
+    return Kwaliteitsvragen(store.ingest_recorder.datastore)
+
+
 def leeskant(projector: Projector) -> Leeskant:
     """The questions over the projector's view (the CLI and the bench read what it wrote)."""
     return Leeskant(projector.projectie.view, laatste=projector.laatste)
@@ -157,6 +163,7 @@ def api(settings: Settings, database_url: str, extra: list[Path] | None = None, 
     other address without those settings only with `zonder_auth` (--insecure-no-auth)."""
     from services.http.api import maak_api  # FastAPI takes ~0.3 s to import: only `serve` needs it
     from services.http.geld import geld_router
+    from services.http.kwaliteit import kwaliteit_router
 
     store = event_store(database_url)
     alle = regios(settings, extra)
@@ -164,7 +171,8 @@ def api(settings: Settings, database_url: str, extra: list[Path] | None = None, 
     return maak_api(Leeskant(flow_view(store), laatste=lambda: store.recorder.max_notification_id() or 0),
                     lambda: eventlog(store), alle, toegang=toegang,
                     geld=geld_router(Geldvragen(geld_view(store)),
-                                     lambda: eventlog(store, GELD_TOPICS), alle))
+                                     lambda: eventlog(store, GELD_TOPICS), alle),
+                    kwaliteit=kwaliteit_router(kwaliteitsvragen(store).rapport, alle))
 
 
 def maak_toegang(settings: Settings, store: Gebeurtenissen, alle: dict[str, Regio], *,
@@ -226,7 +234,8 @@ def ingest(settings: Settings, database_url: str) -> Ingest:
         lambda: event_store(database_url), INFRA_ERRORS)
     return Ingest(
         store,
-        BerichtLezer(gemeente_register(settings), xsd_schemas(settings)),
+        BerichtLezer(gemeente_register(settings), xsd_schemas(settings),
+                     regels=settings.quality_rules),
         Pseudonimiseerder(pseudonym_key(settings)),
         bron=ingest_bron(settings),
         stream=settings.stream,

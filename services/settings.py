@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     # ingest process); each holds the compiled XSDs, about 60 MB
     ingest_validation_processes: int = Field(default=1, ge=0, le=16)
     ingest_max_attempts: int = 3
+    # try each ingested message against the iJw rules (events/kwaliteit.py) and store the
+    # findings in ijw_bevinding; off (JEUGDSTROOM_QUALITY_RULES=0) only to measure without
+    quality_rules: bool = True
     ack_wait_seconds: float = 60.0
     duplicate_window_seconds: float = 24 * 3600.0
     # raw messages hold BSNs and names: the stream keeps them only this long (the event

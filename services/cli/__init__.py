@@ -5,9 +5,10 @@ simulated traffic, the demo and the bench."""
 
 from services.cli import (  # noqa: F401  (they register their commands)
     analist,
-    belasting,
     beheer,
+    belasting,
     chaos,
+    kwaliteit,
     ontwikkel,
     toegang,
 )

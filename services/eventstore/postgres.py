@@ -57,6 +57,33 @@ class Afwijzing:
     hersteld_op: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Bevindingrij:
+    """One data-quality finding as stored: the rule, where in the message, which message
+    (stream sequence, type, gemeente, provider, Dagtekening). No personal value."""
+
+    stream_seq: int
+    regel: str
+    pad: str
+    toelichting: str
+    bericht: str
+    gemeente: str
+    aanbieder: str
+    dagtekening: date
+
+
+@dataclass(frozen=True)
+class Berichttelling:
+    """How many messages of one type one provider and gemeente sent in one month (by
+    Dagtekening): the denominator of the share of messages with a finding."""
+
+    gemeente: str
+    aanbieder: str
+    bericht: str
+    maand: date  # the first day of the month
+    aantal: int
+
+
 class DateAsISO(Transcoding):
     type = date
     name = "date_iso"
@@ -93,6 +120,33 @@ CREATE TABLE IF NOT EXISTS ijw_afwijzing (
     hersteld_op timestamptz
 )
 """)
+
+# Data-quality findings (events/kwaliteit.py) of ingested messages, written with the batch's
+# events and position; the messages' counts per month beside them for the shares.
+_BEVINDING_TABLES: tuple[Composable, ...] = (
+    SQL("""
+CREATE TABLE IF NOT EXISTS ijw_bevinding (
+    stream_seq bigint NOT NULL,
+    regel text NOT NULL,
+    pad text NOT NULL,
+    toelichting text NOT NULL,
+    bericht text NOT NULL,
+    gemeente text NOT NULL,
+    aanbieder text NOT NULL,
+    dagtekening date NOT NULL,
+    PRIMARY KEY (stream_seq, regel, pad)
+)"""),
+    SQL("CREATE INDEX IF NOT EXISTS ijw_bevinding_gemeente ON ijw_bevinding (gemeente, dagtekening)"),
+    SQL("""
+CREATE TABLE IF NOT EXISTS ijw_bericht_telling (
+    gemeente text NOT NULL,
+    aanbieder text NOT NULL,
+    bericht text NOT NULL,
+    maand date NOT NULL,
+    aantal bigint NOT NULL,
+    PRIMARY KEY (gemeente, aanbieder, bericht, maand)
+)"""),
+)
 
 # Which JetStream stream ingest's position belongs to: its identity (the creation time that
 # JetStream reports) is written with every position, in the same transaction. A stream that
@@ -152,6 +206,7 @@ class IngestRecorder(PostgresProcessRecorder):
         self.sql_create_statements.append(Composed([_AFWIJZING_TABLE]))
         self.sql_create_statements.append(Composed([_STREAM_TABLE]))
         self.sql_create_statements.append(Composed([_AFWIJZING_EERDER_TABLE]))
+        self.sql_create_statements.extend(Composed([tabel]) for tabel in _BEVINDING_TABLES)
         # the library's statement, but over four plain arrays instead of one array of
         # composite rows, sent in binary (%b): psycopg adapts composites and escapes bytea
         # text in Python, which cost more than PostgreSQL's own work on an ingest batch
@@ -207,6 +262,26 @@ class IngestRecorder(PostgresProcessRecorder):
                 "afgewezen_op = now(), hersteld_op = NULL",
                 (a.stream_seq, a.subject, a.reden, a.pogingen),
             )
+        bevindingen: Sequence[Bevindingrij] = kwargs.get("bevindingen", ())
+        if bevindingen:
+            curs.execute(
+                "INSERT INTO ijw_bevinding (stream_seq, regel, pad, toelichting, bericht, "
+                "gemeente, aanbieder, dagtekening) SELECT * FROM unnest(%s::bigint[], "
+                "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
+                "%s::date[]) ON CONFLICT DO NOTHING",
+                [list(kolom) for kolom in zip(*(dataclasses.astuple(b) for b in bevindingen),
+                                              strict=True)],
+            )
+        tellingen: Sequence[Berichttelling] = kwargs.get("tellingen", ())
+        if tellingen:
+            curs.execute(
+                "INSERT INTO ijw_bericht_telling (gemeente, aanbieder, bericht, maand, aantal) "
+                "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::date[], "
+                "%s::bigint[]) ON CONFLICT (gemeente, aanbieder, bericht, maand) "
+                "DO UPDATE SET aantal = ijw_bericht_telling.aantal + EXCLUDED.aantal",
+                [list(kolom) for kolom in zip(*(dataclasses.astuple(t) for t in tellingen),
+                                              strict=True)],
+            )
         for seq in kwargs.get("hersteld", ()):
             curs.execute("UPDATE ijw_afwijzing SET hersteld_op = now() WHERE stream_seq = %s", (seq,))
 
@@ -244,6 +319,9 @@ class IngestRecorder(PostgresProcessRecorder):
                 "INSERT INTO ijw_afwijzing_eerder SELECT %s, stream_seq, subject, reden, pogingen, "
                 "afgewezen_op, hersteld_op FROM ijw_afwijzing ON CONFLICT DO NOTHING", (oud,))
             curs.execute("DELETE FROM ijw_afwijzing")
+            # findings are keyed by the old stream's sequences; re-sent messages bring theirs
+            curs.execute("DELETE FROM ijw_bevinding")
+            curs.execute("DELETE FROM ijw_bericht_telling")
             curs.execute(
                 SQL("DELETE FROM {0}.{1} WHERE application_name = %s RETURNING notification_id")
                 .format(Identifier(self.datastore.schema), Identifier(self.tracking_table_name)),
@@ -331,6 +409,8 @@ class Gebeurtenissen(Application[UUID]):
         afwijzingen: Sequence[Afwijzing] = (),
         hersteld: Sequence[int] = (),
         stream: tuple[str, str, str] | None = None,
+        bevindingen: Sequence[Bevindingrij] = (),
+        tellingen: Sequence[Berichttelling] = (),
     ) -> int:
         """Commit the aggregates' new events, rejections and tracking position atomically.
 
@@ -345,7 +425,8 @@ class Gebeurtenissen(Application[UUID]):
                 processing_event.events.extend(aggregate.collect_events())
                 processing_event.aggregates[aggregate.id] = aggregate
         processing_event.saved_kwargs.update(afwijzingen=afwijzingen, hersteld=hersteld,
-                                             stream=stream)
+                                             stream=stream, bevindingen=bevindingen,
+                                             tellingen=tellingen)
         recordings = self._record(processing_event)
         self._notify(recordings)
         return len(processing_event.events)

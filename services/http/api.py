@@ -37,6 +37,7 @@ from projections.vragen import (
 from services.http import dashboard
 from services.http.bescherming import DUUR_LIMIET, Bescherming
 from services.http.geld import GeldApi, GeldReplayOut, geld_sectie
+from services.http.kwaliteit import KwaliteitApi
 from services.http.toegang import (
     GEZONDHEID,
     LOGIN,
@@ -226,7 +227,7 @@ denial are written to the audit log (`jeugdstroom audit`)."""
 
 def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
              regios: dict[str, Regio], *, toegang: Toegang, geld: GeldApi | None = None,
-             duur_limiet: int = DUUR_LIMIET) -> FastAPI:
+             duur_limiet: int = DUUR_LIMIET, kwaliteit: KwaliteitApi | None = None) -> FastAPI:
     """The API over the flow view's questions; `eventlog` gives the events `replay` reads,
     `toegang` who may read what (`Toegang.zonder_controle` only for `--insecure-no-auth` and
     tests about the figures), `duur_limiet` how many replays and diffs run at once
@@ -256,6 +257,8 @@ def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
     api.get(LOGIN, include_in_schema=False)(login)
     if geld is not None:  # money has no suppressed form: full readers only
         api.include_router(geld.router, dependencies=[Depends(vereis_volledig)])
+    if kwaliteit is not None:  # findings have no suppressed form either
+        api.include_router(kwaliteit.router, dependencies=[Depends(vereis_volledig)])
 
     @api.exception_handler(OngeldigeVraag)
     async def ongeldig(_: Request, error: OngeldigeVraag) -> JSONResponse:

@@ -178,8 +178,11 @@ def _inhoud(leeskant: Leeskant, regios: dict[str, Regio], v: Vraag, geld: GeldSe
              "begon). Kies hierboven een andere peildatum.</p>")
     terug = (f'<p><a href="{escape(v.url(gemeente=None))}" id="naar-regio">← terug naar de hele '
              f"regio {escape(regio.naam)}</a></p>" if v.gemeente else "")
+    kwaliteit = urlencode({"region": regio.id, **({"gemeente": v.gemeente} if v.gemeente else {})})
     delen = [
         _stand(leeskant.stand(regio)),
+        f'<nav><a href="/kwaliteit?{escape(kwaliteit)}" id="naar-kwaliteit">Datakwaliteit van '
+        "de berichten</a></nav>",
         _formulier(regios, regio, {
             "gemeente": v.gemeente or "", "van": v.van.isoformat(), "peildatum": pd.isoformat(),
             "bekend_op": k.isoformat() if k else "", "vergelijk_op": v.vergelijk_op.isoformat()}),

@@ -9,7 +9,8 @@ stored, or rejected with its reasons, together with its position, never half. Th
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
@@ -21,9 +22,16 @@ from psycopg import InterfaceError, OperationalError
 
 from events.domain import Declaratie, Toewijzing, declaratie_id, toewijzing_id
 from events.ijw import Afgewezen, Bericht, redact
+from events.kwaliteit import Bevinding
 from events.verwerking import Pseudoniem, aggregaat_ids, ijw_records, verwerk
-from services.eventstore.postgres import Afwijzing, AndereStream, Gebeurtenissen
-from services.ingest.validatie import BerichtLezer, StreamBericht
+from services.eventstore.postgres import (
+    Afwijzing,
+    AndereStream,
+    Berichttelling,
+    Bevindingrij,
+    Gebeurtenissen,
+)
+from services.ingest.validatie import BerichtLezer, Gelezen, StreamBericht
 
 log = logging.getLogger("jeugdstroom.ingest")
 
@@ -39,12 +47,29 @@ class Uitkomst:
     records: int = 0
     events: int = 0
     afgewezen: list[Afwijzing] = field(default_factory=list)
+    bevindingen: int = 0
 
     def plus(self, other: Uitkomst) -> None:
         self.berichten += other.berichten
         self.records += other.records
         self.events += other.events
         self.afgewezen.extend(other.afgewezen)
+        self.bevindingen += other.bevindingen
+
+
+def bevindingrijen(seq: int, gelezen: Gelezen) -> list[Bevindingrij]:
+    """The stored form of one message's findings: rule, path and the message's seq, type,
+    gemeente, provider and Dagtekening; nothing of the message's content beyond those."""
+    kop = gelezen.bericht.kop
+    return [Bevindingrij(seq, b.regel, b.pad, b.toelichting, kop.bericht, kop.gemeentecode,
+                         kop.aanbieder, kop.dagtekening) for b in gelezen.bevindingen]
+
+
+def berichttellingen(berichten: Iterable[Bericht]) -> list[Berichttelling]:
+    """The messages of a batch counted per gemeente, provider, type and month."""
+    per = Counter((b.kop.gemeentecode, b.kop.aanbieder, b.kop.bericht,
+                   b.kop.dagtekening.replace(day=1)) for b in berichten)
+    return [Berichttelling(*sleutel, aantal) for sleutel, aantal in sorted(per.items())]
 
 
 class _Batch:
@@ -142,7 +167,7 @@ class Ingest:
         return (self.bron, self.stream, self.stream_identiteit)
 
     def verwerk(self, berichten: Sequence[StreamBericht],
-                gelezen: Sequence[Bericht | Afgewezen] | None = None) -> Uitkomst:
+                gelezen: Sequence[Gelezen | Afgewezen] | None = None) -> Uitkomst:
         """Commit a contiguous run of messages: one transaction, or one per message on trouble.
 
         `gelezen`: the messages already validated (by `Lezers`), else they are validated here."""
@@ -160,14 +185,17 @@ class Ingest:
         return uitkomst
 
     def _in_een_transactie(self, berichten: Sequence[StreamBericht],
-                           gelezen: Sequence[Bericht | Afgewezen] | None = None) -> Uitkomst:
+                           gelezen: Sequence[Gelezen | Afgewezen] | None = None) -> Uitkomst:
         uitkomst = Uitkomst(berichten=len(berichten))
         geldig: list[Bericht] = []
+        bevindingen: list[Bevindingrij] = []
         for bericht, uit in zip(berichten, gelezen or self.lezer.lees_alle(berichten), strict=True):
             if isinstance(uit, Afgewezen):
                 uitkomst.afgewezen.append(Afwijzing(bericht.seq, bericht.subject, uit.reden))
             else:
-                geldig.append(uit)
+                geldig.append(uit.bericht)
+                if uit.bevindingen:
+                    bevindingen.extend(bevindingrijen(bericht.seq, uit))
         batch = _Batch(self.store, geldig)
         for gelezen_bericht in geldig:
             verwerk(gelezen_bericht, self.pseudoniem, batch)
@@ -177,7 +205,10 @@ class Ingest:
             tracking=Tracking(self.bron, berichten[-1].seq),
             afwijzingen=uitkomst.afgewezen,
             stream=self._stream(),
+            bevindingen=bevindingen,
+            tellingen=berichttellingen(geldig),
         )
+        uitkomst.bevindingen = len(bevindingen)
         return uitkomst
 
     def _een_bericht(self, bericht: StreamBericht) -> Uitkomst:
@@ -205,8 +236,12 @@ class Ingest:
         The domain is idempotent (a known version or declaration adds nothing), so a replay
         that is repeated or races with the stream adds no event twice.
         """
-        gelezen = self.lezer.lees(bericht)  # raises Afgewezen when it is still wrong
+        bevindingen: list[Bevinding] | None = [] if self.lezer.regels else None
+        gelezen = self.lezer.lees(bericht, bevindingen)  # raises Afgewezen when still wrong
         batch = _Batch(self.store, [gelezen])
         verwerk(gelezen, self.pseudoniem, batch)
-        events = self.store.leg_vast(batch.aggregates.values(), tracking=None, hersteld=[bericht.seq])
+        events = self.store.leg_vast(
+            batch.aggregates.values(), tracking=None, hersteld=[bericht.seq],
+            bevindingen=bevindingrijen(bericht.seq, Gelezen(gelezen, tuple(bevindingen or ()))),
+            tellingen=berichttellingen([gelezen]))
         return Uitkomst(berichten=1, records=ijw_records(gelezen), events=events)

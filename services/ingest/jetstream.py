@@ -29,19 +29,19 @@ from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from events.ijw import Afgewezen, Bericht
+from events.ijw import Afgewezen
 from services import metrics
 from services.eventstore.postgres import AndereStream
 from services.ingest.handler import INFRA_ERRORS, Ingest, Uitkomst
-from services.ingest.validatie import Lezers, StreamBericht
+from services.ingest.validatie import Gelezen, Lezers, StreamBericht
 from services.nats import stream_identiteit
 from services.uitval import Onbereikbaar, Uitval
 
 log = logging.getLogger("jeugdstroom.ingest")
 
 
-async def _of_niets(gelezen: asyncio.Future[list[Bericht | Afgewezen]],
-                    ) -> list[Bericht | Afgewezen] | None:
+async def _of_niets(gelezen: asyncio.Future[list[Gelezen | Afgewezen]],
+                    ) -> list[Gelezen | Afgewezen] | None:
     """The validated batch, or None when validating it crashed: `Ingest.verwerk` then
     validates it again here, message by message, so that a message that crashes the
     validation becomes a rejection after bounded attempts instead of coming back forever."""
@@ -190,7 +190,7 @@ class NatsIngest:
         self.lezers.sluit()
 
     async def _leg_vast(self, vorige: asyncio.Task[bool] | None, run: list[StreamBericht],
-                        gelezen: asyncio.Future[list[Bericht | Afgewezen]],
+                        gelezen: asyncio.Future[list[Gelezen | Afgewezen]],
                         msgs: Sequence[Msg]) -> bool:
         """Commit one batch after the one before it; True when it is committed and acked."""
         if vorige is not None and not await vorige:

@@ -21,9 +21,11 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from events.gemeenten import GemeenteRegister
 from events.ijw import Afgewezen, Bericht, Probleem, XsdSchemas, lees_bericht
+from events.kwaliteit import Bevinding
 
 log = logging.getLogger("jeugdstroom.ingest")
 
@@ -41,15 +43,28 @@ class StreamBericht:
     ontvangen: date | None = None  # when the stream stored it: a Dagtekening cannot be later
 
 
-class BerichtLezer:
-    """Validates stream messages: plain data in and out, so it can run in a worker process."""
+class Gelezen(NamedTuple):
+    """A validated message with its data-quality findings (a tuple: cheap to pickle)."""
 
-    def __init__(self, register: GemeenteRegister, schemas: XsdSchemas | None) -> None:
+    bericht: Bericht
+    bevindingen: tuple[Bevinding, ...] = ()
+
+
+class BerichtLezer:
+    """Validates stream messages: plain data in and out, so it can run in a worker process.
+
+    `regels`: also try each accepted message against the single-message iJw rules
+    (events/kwaliteit.py); their findings travel with the message, it is ingested all the same."""
+
+    def __init__(self, register: GemeenteRegister, schemas: XsdSchemas | None,
+                 *, regels: bool = True) -> None:
         self.register = register
         self.schemas = schemas
+        self.regels = regels
 
-    def lees(self, bericht: StreamBericht) -> Bericht:
-        """Validate one message, including that its subject names its gemeente and type."""
+    def lees(self, bericht: StreamBericht, bevindingen: list[Bevinding] | None = None) -> Bericht:
+        """Validate one message, including that its subject names its gemeente and type;
+        its findings are added to `bevindingen` when given."""
         if bericht.ontbreekt:
             raise Afgewezen([Probleem("stream", "this sequence is no longer in the stream "
                                       "(removed by its limits or a purge): nothing to ingest")])
@@ -68,6 +83,7 @@ class BerichtLezer:
             gelezen = lees_bericht(
                 bericht.data, self.register, self.schemas,
                 subject_gemeente=None if problemen else gemeente, ontvangen=bericht.ontvangen,
+                bevindingen=bevindingen,
             )
         except Afgewezen as afgewezen:
             raise Afgewezen(problemen + afgewezen.problemen) from None
@@ -81,12 +97,14 @@ class BerichtLezer:
             raise Afgewezen(problemen)
         return gelezen
 
-    def lees_alle(self, berichten: Sequence[StreamBericht]) -> list[Bericht | Afgewezen]:
-        """Each message validated, or the reason it is not."""
-        uitkomsten: list[Bericht | Afgewezen] = []
+    def lees_alle(self, berichten: Sequence[StreamBericht]) -> list[Gelezen | Afgewezen]:
+        """Each message validated with its findings, or the reason it is not."""
+        uitkomsten: list[Gelezen | Afgewezen] = []
         for bericht in berichten:
+            bevindingen: list[Bevinding] | None = [] if self.regels else None
             try:
-                uitkomsten.append(self.lees(bericht))
+                gelezen = self.lees(bericht, bevindingen)
+                uitkomsten.append(Gelezen(gelezen, tuple(bevindingen) if bevindingen else ()))
             except Afgewezen as afgewezen:
                 uitkomsten.append(afgewezen)
         return uitkomsten
@@ -128,7 +146,7 @@ def _start_lezer(lezer: BerichtLezer, ouder: int | None = None) -> None:
     _lezer_van_dit_proces = lezer
 
 
-def _lees_in_lezer(berichten: Sequence[StreamBericht]) -> list[Bericht | Afgewezen]:
+def _lees_in_lezer(berichten: Sequence[StreamBericht]) -> list[Gelezen | Afgewezen]:
     assert _lezer_van_dit_proces is not None
     return _lezer_van_dit_proces.lees_alle(berichten)
 
@@ -152,7 +170,7 @@ class Lezers:
         return ProcessPoolExecutor(self.processen, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_start_lezer, initargs=(self.lezer, os.getpid()))
 
-    async def lees_alle(self, berichten: Sequence[StreamBericht]) -> list[Bericht | Afgewezen]:
+    async def lees_alle(self, berichten: Sequence[StreamBericht]) -> list[Gelezen | Afgewezen]:
         if not berichten:
             return []
         if self._pool is None:
@@ -168,7 +186,7 @@ class Lezers:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = self._nieuwe_pool()
             return await asyncio.to_thread(self.lezer.lees_alle, berichten)
-        uitkomsten: list[Bericht | Afgewezen] = [None] * len(berichten)  # type: ignore[list-item]
+        uitkomsten: list[Gelezen | Afgewezen] = [None] * len(berichten)  # type: ignore[list-item]
         for i, deel in enumerate(gelezen):
             uitkomsten[i::self.processen] = deel
         return uitkomsten

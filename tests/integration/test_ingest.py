@@ -190,11 +190,11 @@ def test_a_message_that_crashes_validation_is_rejected_after_bounded_attempts(se
     echte = BerichtLezer.lees
     calls = {"bad": 0}
 
-    def lees(self, bericht):
+    def lees(self, bericht, *args):
         if b"Identificatie>666</" in bericht.data:
             calls["bad"] += 1
             raise RuntimeError("parser bug")
-        return echte(self, bericht)
+        return echte(self, bericht, *args)
 
     monkeypatch.setattr(BerichtLezer, "lees", lees)
     settings = settings.model_copy(update={"ingest_validation_processes": 0})
