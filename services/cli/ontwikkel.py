@@ -21,6 +21,7 @@ from rich.table import Table
 
 from events.gemeenten import GemeenteRegisterError
 from projections.geldvragen import Geldvragen
+from projections.kwaliteit import samenvatting
 from projections.regio import Regio
 from projections.vragen import VELDEN
 from services import bootstrap
@@ -59,7 +60,17 @@ def _jaren(years: str) -> range:
     return jaren
 
 
-def _simuleer(regio: Regio, jaren: range, seed: int, out: Path) -> int:
+BreekAandeelOpt = Annotated[float, typer.Option(
+    "--breek-aandeel", min=0.0, max=1.0,
+    help="share of valid messages written breaking one iJw rule (data-quality findings; the "
+    "message is still ingested), e.g. 0.02")]
+BreekRegelOpt = Annotated[list[str] | None, typer.Option(
+    "--breek-regel", help="only break this rule (repeat the option); default every rule the "
+    "writer can break (CD007, CD034, CD087, CS139, CS318, CS338, TR002, TR006, TR358)")]
+
+
+def _simuleer(regio: Regio, jaren: range, seed: int, out: Path, breek_aandeel: float = 0.0,
+              breek_regels: list[str] | None = None) -> int:
     from services.dev.simulator import simulatie_profiel, simuleer
 
     try:
@@ -71,11 +82,19 @@ def _simuleer(regio: Regio, jaren: range, seed: int, out: Path) -> int:
     with _progress() as progress:
         task = progress.add_task(f"simulating {regio.naam} {jaren.start}-{jaren.stop - 1}",
                                  total=None)
-        resultaat = simuleer(profiel, jaren, seed, out,
-                             voortgang=lambda n: progress.advance(task, n))
+        try:
+            resultaat = simuleer(profiel, jaren, seed, out,
+                                 voortgang=lambda n: progress.advance(task, n),
+                                 breek_aandeel=breek_aandeel,
+                                 breek_regels=frozenset(breek_regels) if breek_regels else None)
+        except ValueError as error:
+            raise _fail(str(error)) from None
     console.print(f"{resultaat.totaal} files ({resultaat.toewijzingen} toewijzingen, "
                   f"{resultaat.ijw_records} iJw records, {resultaat.ongeldig} invalid, "
                   f"{resultaat.duplicaten} duplicates) in {out}")
+    if resultaat.gebroken:
+        console.print("breaking iJw rules on purpose: " + ", ".join(
+            f"{regel} {n}" for regel, n in resultaat.gebroken.items()))
     return resultaat.totaal
 
 
@@ -86,12 +105,16 @@ def simulate(
     seed: Annotated[int, typer.Option(help="same seed, same files")] = 1,
     out: Annotated[Path, typer.Option(help="directory for the XML files")] = Path("simulated"),
     region_config: RegionConfigOpt = None,
+    breek_aandeel: BreekAandeelOpt = 0.0,
+    breek_regel: BreekRegelOpt = None,
 ) -> None:
-    """Write valid iJw 3.2 traffic of a synthetic region, with realistic messiness.
+    """Write valid iJw 3.2 traffic of a synthetic region, with realistic messiness; with
+    --breek-aandeel a share of it breaks named iJw rules (for the data-quality report).
 
-    Example: jeugdstroom simulate --region zuid-limburg --years 2021-2023 --seed 1 --out simulated"""
+    Example: jeugdstroom simulate --years 2021-2023 --out simulated --breek-aandeel 0.02"""
     settings = _settings()
-    _simuleer(_regio(settings, region, region_config), _jaren(years), seed, out)
+    _simuleer(_regio(settings, region, region_config), _jaren(years), seed, out, breek_aandeel,
+              breek_regel)
 
 
 @app.command()
@@ -103,6 +126,7 @@ def demo(
     no_serve: Annotated[bool, typer.Option(
         "--no-serve", help="exit after printing instead of serving the dashboard")] = False,
     port: PortOpt = 8000,
+    breek_aandeel: BreekAandeelOpt = 0.02,
 ) -> None:
     """The whole path on the embedded default: simulate a region, publish its traffic through
     NATS, ingest, project, and print the 0-meting of the last year as known 90 days after
@@ -114,11 +138,12 @@ def demo(
     jaren = _jaren(years)
     servers = _endpoints(settings)
     console.print(f"NATS {servers.nats_url}, PostgreSQL {servers.database_url}")
-    out = settings.state_dir / "demo" / f"{regio.id}-{jaren.start}-{jaren.stop - 1}-{seed}"
+    out = (settings.state_dir / "demo" / f"{regio.id}-{jaren.start}-{jaren.stop - 1}-{seed}"
+           f"{f'-breek{breek_aandeel}' if breek_aandeel else ''}")
     if out.exists() and any(out.glob("*.xml")):
         console.print(f"reusing the simulated traffic in {out} (same seed, same files)")
     else:
-        _simuleer(regio, jaren, seed, out)
+        _simuleer(regio, jaren, seed, out, breek_aandeel)
     bestanden = list(ijw_bestanden([out]))
     with _progress() as progress:
         task = progress.add_task("publishing to NATS", total=len(bestanden))
@@ -152,6 +177,10 @@ def demo(
         verschil.add_row(a.naam, *(_delta(getattr(a, v), getattr(b, v)) for v in VELDEN))
     console.print(verschil)
     _geld_toen_en_nu(bootstrap.geldvragen(projector), regio, van, pd, k1)
+    kwaliteit = bootstrap.kwaliteitsvragen(projector.store).rapport(list(regio.gemeenten))
+    for regel in samenvatting(kwaliteit, regio.gemeenten):
+        console.print(regel)
+    console.print(f"per rule, provider and month: jeugdstroom kwaliteit --region {regio.id}")
     console.print(f"{len(wijzigingen)} allocations explain the difference: "
                   f"jeugdstroom diff --region {regio.id} --peildatum {pd} "
                   f"--known-at {k1} --known-at {date.today()}")

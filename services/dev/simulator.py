@@ -49,7 +49,7 @@ from events.ijw import (
     ToegewezenProduct,
     Toewijzingbericht,
 )
-from events.ijw_schrijven import AFWIJZINGSCODE, GEEN_FOUTEN, Schrijfbaar, schrijf
+from events.ijw_schrijven import AFWIJZINGSCODE, BREEKBAAR, GEEN_FOUTEN, Schrijfbaar, schrijf
 from events.verwerking import ijw_records
 
 if TYPE_CHECKING:
@@ -118,6 +118,7 @@ class SimulatieResultaat:
     ongeldig: int
     duplicaten: int
     ijw_records: int  # ToegewezenProduct, StartProduct, StopProduct, Prestatie in valid files
+    gebroken: dict[str, int] = field(default_factory=dict)  # iJw rule -> messages breaking it
 
     @property
     def totaal(self) -> int:
@@ -253,11 +254,29 @@ def simuleer(
     seed: int,
     out: Path,
     voortgang: Callable[[int], None] | None = None,
+    *,
+    breek_aandeel: float = 0.0,
+    breek_regels: frozenset[str] | None = None,
 ) -> SimulatieResultaat:
     """Write the region's iJw traffic for `jaren` as .xml files into `out`, named in order of arrival.
 
     `voortgang` is called now and then with the number of files written since its last call.
+    `breek_aandeel`: the share of valid messages written breaking one iJw rule (data-quality
+    findings, still ingested), drawn from `breek_regels` (default: every rule the writer can
+    break, `BREEKBAAR`) that applies to the message's type. 0 (the default): conformant, and
+    the same files as without this option.
     """
+    if not 0.0 <= breek_aandeel <= 1.0:
+        raise ValueError(f"breek_aandeel is a share between 0 and 1, not {breek_aandeel}")
+    onbekend = (breek_regels or frozenset()) - frozenset().union(*BREEKBAAR.values())
+    if onbekend:
+        raise ValueError(f"the simulator cannot break {', '.join(sorted(onbekend))}; it can "
+                         f"break {', '.join(sorted(frozenset().union(*BREEKBAAR.values())))}")
+    breekbaar = {soort: sorted(regels & breek_regels if breek_regels is not None else regels)
+                 for soort, regels in BREEKBAAR.items()}
+    # its own generator, so that the traffic itself is the same with and without breaking
+    breek_rng = random.Random(seed + 1_000_003)  # noqa: S311 - reproducible test data
+    gebroken: dict[str, int] = {}
     if not jaren or jaren.step != 1:
         raise ValueError(f"jaren must be consecutive years such as range(2021, 2024), not {jaren}")
     if out.exists() and any(out.glob("*.xml")):
@@ -274,7 +293,19 @@ def simuleer(
     bestanden = dict.fromkeys(("jw301", "jw305", "jw307", "jw323", "jw325"), 0)
     records = gemeld = 0
     for seq, u in enumerate(uitgaand, start=1):
-        data = schrijf(u.bericht)
+        kandidaten = breekbaar[u.bericht.kop.bericht] if breek_aandeel else []
+        data = None
+        if kandidaten and u.bederf is None and breek_rng.random() < breek_aandeel:
+            # a rule the message has nothing to break in (CS338 without an Omvang) is skipped
+            for regel in breek_rng.sample(kandidaten, len(kandidaten)):
+                try:
+                    data = schrijf(u.bericht, breek=frozenset({regel}))
+                except ValueError:
+                    continue
+                gebroken[regel] = gebroken.get(regel, 0) + 1
+                break
+        if data is None:
+            data = schrijf(u.bericht)
         if u.bederf:
             data = _bederf(data, u.bederf)
         elif not u.dubbel:
@@ -292,6 +323,7 @@ def simuleer(
         ongeldig=sum(u.bederf is not None for u in uitgaand),
         duplicaten=sum(u.dubbel for u in uitgaand),
         ijw_records=records,
+        gebroken=dict(sorted(gebroken.items())),
     )
 
 

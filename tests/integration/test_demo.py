@@ -30,6 +30,7 @@ def test_demo_and_replay_agree_for_every_year_end_and_knowledge_time(settings, t
     assert result.exit_code == 0, result.output
     assert "Zuid-Limburg: 2023-01-01 t/m 2023-12-31, bekend op 2024-03-30" in result.stdout
     assert "bekend op nu" in result.stdout and "difference" in result.stdout
+    assert "datakwaliteit:" in result.stdout and "Maastricht (0935):" in result.stdout
 
     projector = bootstrap.projector(settings, settings.database_url)
     regio = bootstrap.regios(settings)["zuid-limburg"]

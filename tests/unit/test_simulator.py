@@ -262,3 +262,27 @@ def test_money_traffic_has_budgets_corrections_answers_and_mistakes(gelezen):
         assert a.kop.dagtekening > d.kop.dagtekening
     afgewezen = sum(len(a.prestaties) for a in antwoorden)
     assert 0 < afgewezen < 0.1 * len(regels)
+
+
+def test_a_share_of_messages_breaks_named_rules_and_is_still_valid(simulatie, register, schemas,
+                                                                    tmp_path):
+    """--breek-aandeel: the same traffic, a share of it breaking the named rules (findings,
+    not rejections); without it the files are those of the conformant run."""
+    resultaat, _ = simulatie
+    gebroken = simuleer(KLEIN, JAREN, seed=7, out=tmp_path / "b", breek_aandeel=0.3,
+                        breek_regels=frozenset({"CS338", "TR358"}))
+    assert set(gebroken.gebroken) <= {"CS338", "TR358"} and sum(gebroken.gebroken.values()) > 0
+    assert gebroken.bestanden == resultaat.bestanden and gebroken.ongeldig == resultaat.ongeldig
+    gevonden: Counter[str] = Counter()
+    for path in sorted((tmp_path / "b").iterdir()):
+        bevindingen: list = []
+        try:
+            lees_bericht(path.read_bytes(), register, schemas, bevindingen=bevindingen)
+        except Afgewezen:
+            continue
+        gevonden.update({b.regel for b in bevindingen} & {"CS338", "TR358"})
+    assert gevonden["CS338"] >= gebroken.gebroken.get("CS338", 0) > 0
+    assert gevonden["TR358"] >= gebroken.gebroken.get("TR358", 0)
+    with pytest.raises(ValueError, match="cannot break CS999"):
+        simuleer(KLEIN, JAREN, seed=7, out=tmp_path / "c", breek_aandeel=0.1,
+                 breek_regels=frozenset({"CS999"}))
