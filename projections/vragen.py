@@ -206,6 +206,8 @@ class Leeskant:
             einde = None if start is None else min(
                 (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1), vandaag)
             bewaard = (positie, einde)
+            if len(self._laatste_peildatum) >= 64:  # a key per region and day: bounded
+                self._laatste_peildatum.clear()
             self._laatste_peildatum[sleutel] = bewaard
         return bewaard[1]
 

@@ -175,6 +175,15 @@ def api(settings: Settings, database_url: str, extra: list[Path] | None = None, 
                     kwaliteit=kwaliteit_router(kwaliteitsvragen(store).rapport, alle))
 
 
+def api_voor_werker() -> FastAPI:
+    """The app of one `serve --workers N` worker (uvicorn's factory, in the worker process):
+    built from the settings the command handed down (JEUGDSTROOM_SERVE_*, and the region
+    files in JEUGDSTROOM_REGION_CONFIGS), each with its own connection pool and caches."""
+    settings = Settings()
+    return api(settings, endpoints(settings).database_url, host=settings.serve_host,
+               zonder_auth=settings.serve_insecure_no_auth)
+
+
 def maak_toegang(settings: Settings, store: Gebeurtenissen, alle: dict[str, Regio], *,
                  host: str, zonder_auth: bool) -> Toegang:
     from services.http.toegang import Toegang

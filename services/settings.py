@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     outage_limit_seconds: float = Field(default=300.0, gt=0)
     # "json": one JSON object per log line (services/metrics.py), never personal data
     log_format: Literal["text", "json"] = "text"
+    # what `serve --workers N` hands its workers, each of which builds its own app
+    # (bootstrap.api_voor_werker): the address it serves on and --insecure-no-auth
+    serve_host: str = "127.0.0.1"
+    serve_insecure_no_auth: bool = False
 
     @model_validator(mode="after")
     def _servers_together(self) -> Settings:

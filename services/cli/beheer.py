@@ -4,7 +4,9 @@ and the API."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import re
 import sys
 import time
@@ -349,15 +351,22 @@ def asyncapi() -> None:
 
 
 def _serve(settings: Settings, database_url: str, extra: list[Path] | None, host: str,
-           port: int, *, insecure_no_auth: bool = False, dashboard: str = "") -> None:
-    """Serve the API; `dashboard` is the query of the page to print a ready link for."""
+           port: int, *, insecure_no_auth: bool = False, dashboard: str = "",
+           workers: int = 1) -> None:
+    """Serve the API; `dashboard` is the query of the page to print a ready link for.
+    With `workers` > 1 each worker process builds its own app (bootstrap.api_voor_werker):
+    the figures are counted in Python, so one process serves one core."""
     import uvicorn
 
     if insecure_no_auth:
         err.print("[red bold]WARNING: --insecure-no-auth: no token is checked; anyone who can "
                   f"reach {escape(host)}:{port} reads every region's figures and detail[/red bold]")
     try:
-        web = bootstrap.api(settings, database_url, extra, host=host, zonder_auth=insecure_no_auth)
+        if workers == 1:
+            web = bootstrap.api(settings, database_url, extra, host=host,
+                                zonder_auth=insecure_no_auth)
+        else:  # the workers build their apps; a wrong region file is refused here, first
+            bootstrap.regios(settings, extra)
     except (RegioConfigError, bootstrap.ConfigurationError) as error:
         raise _fail(str(error)) from None
     if host == "127.0.0.1" and not port_free(port):
@@ -377,7 +386,17 @@ def _serve(settings: Settings, database_url: str, extra: list[Path] | None, host
                       f"{'&' + dashboard if dashboard else ''}", soft_wrap=True, highlight=False)
         console.print(f"API: {adres}/docs with a bearer token: jeugdstroom token --role "
                       f"regio:{regio}   (Ctrl-C stops)")
-    uvicorn.run(web, host=host, port=port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(web, host=host, port=port, log_level="warning")
+        return
+    os.environ.update({  # what the workers' Settings read
+        "JEUGDSTROOM_SERVE_HOST": host,
+        "JEUGDSTROOM_SERVE_INSECURE_NO_AUTH": "true" if insecure_no_auth else "false",
+        "JEUGDSTROOM_REGION_CONFIGS": json.dumps(
+            [str(p.resolve()) for p in [*settings.region_configs, *(extra or [])]]),
+    })
+    uvicorn.run("services.bootstrap:api_voor_werker", factory=True, workers=workers, host=host,
+                port=port, log_level="warning")
 
 
 @app.command()
@@ -387,6 +406,8 @@ def serve(
     region_config: RegionConfigOpt = None,
     insecure_no_auth: Annotated[bool, typer.Option(
         "--insecure-no-auth", help="check no token at all (never on a shared network)")] = False,
+    workers: Annotated[int, typer.Option(
+        min=1, max=32, help="worker processes (about one per core; each ~100 MB)")] = 2,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) and the dashboard page (/).
 
@@ -400,7 +421,7 @@ def serve(
         except bootstrap.ConfigurationError as error:
             raise _fail(str(error)) from None
     _serve(settings, _endpoints(settings).database_url, region_config, host, port,
-           insecure_no_auth=insecure_no_auth)
+           insecure_no_auth=insecure_no_auth, workers=workers)
 
 
 regions_app = typer.Typer(help="Region configurations: list them, or make them from the CBS list.")

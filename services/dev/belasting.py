@@ -43,6 +43,7 @@ class Uitslag:
     tijden_ms: list[float] = field(default_factory=list)
     statussen: Counter[str] = field(default_factory=Counter)
     rss_mb: list[tuple[int, float]] = field(default_factory=list)  # (requests done, MB)
+    cpu_s: float | None = None  # the server's CPU seconds during the run
 
     @property
     def fouten(self) -> int:
@@ -66,6 +67,10 @@ class Uitslag:
                 f"{s}: {c}" for s, c in sorted(self.statussen.items()) if s != "200") + ")"
                 if self.fouten else ""),
         ]
+        if self.cpu_s is not None and n:
+            regels.append(f"server CPU: {self.cpu_s:.1f} s = {self.cpu_s / n * 1000:.0f} ms per "
+                          f"request (comparable across runs on a busy machine; load average "
+                          f"{os.getloadavg()[0]:.1f})")
         if self.rss_mb:
             begin, eind = self.rss_mb[0][1], self.rss_mb[-1][1]
             regels.append(
@@ -75,8 +80,8 @@ class Uitslag:
         return regels
 
 
-def rss_mb(pid: int) -> float:
-    """RSS of a process and all its descendants (uvicorn's workers), in MB; 0 when gone."""
+def _boom(pid: int) -> list[int]:
+    """A process and all its descendants (uvicorn's workers)."""
     kinderen: dict[int, list[int]] = {}
     for pad in Path("/proc").iterdir():
         if not pad.name.isdigit():
@@ -86,17 +91,38 @@ def rss_mb(pid: int) -> float:
         except OSError:
             continue
         kinderen.setdefault(int(velden[1]), []).append(int(pad.name))
-    totaal, open_ = 0, [pid]
+    boom, open_ = [], [pid]
     while open_:
         p = open_.pop()
+        boom.append(p)
+        open_.extend(kinderen.get(p, []))
+    return boom
+
+
+def rss_mb(pid: int) -> float:
+    """RSS of a process and its descendants, in MB; 0 when gone."""
+    totaal = 0
+    for p in _boom(pid):
         try:
             for regel in Path(f"/proc/{p}/status").read_text().splitlines():
                 if regel.startswith("VmRSS:"):
                     totaal += int(regel.split()[1])
         except OSError:
             continue
-        open_.extend(kinderen.get(p, []))
     return totaal / 1024
+
+
+def cpu_seconden(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its descendants: on a shared
+    machine the CPU per request is comparable between runs where requests/s is not."""
+    tikken = 0
+    for p in _boom(pid):
+        try:
+            velden = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        tikken += int(velden[11]) + int(velden[12])
+    return tikken / os.sysconf("SC_CLK_TCK")
 
 
 def _vrije_poort() -> int:
@@ -187,6 +213,7 @@ async def _draai(url: str, token: str, modus: str, lezers: int, aantal: int, sec
     volgende = vragen(modus, regio, jaren, random.Random(seed))  # noqa: S311 - reproducible questions
     if pid is not None:
         uitslag.rss_mb.append((0, rss_mb(pid)))
+        cpu_begin = cpu_seconden(pid)
     gedaan = 0
     begin = time.perf_counter()
     einde = begin + seconden
@@ -217,6 +244,8 @@ async def _draai(url: str, token: str, modus: str, lezers: int, aantal: int, sec
 
         await asyncio.gather(*(lezer() for _ in range(lezers)))
     uitslag.duur = time.perf_counter() - begin
+    if pid is not None:
+        uitslag.cpu_s = cpu_seconden(pid) - cpu_begin
     if pid is not None and (not uitslag.rss_mb or uitslag.rss_mb[-1][0] != len(uitslag.tijden_ms)):
         uitslag.rss_mb.append((len(uitslag.tijden_ms), rss_mb(pid)))
     return uitslag

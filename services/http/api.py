@@ -35,7 +35,7 @@ from projections.vragen import (
     venster,
 )
 from services.http import dashboard
-from services.http.bescherming import DUUR_LIMIET, Bescherming
+from services.http.bescherming import DUUR_LIMIET, Bescherming, beperk_draden
 from services.http.geld import GeldApi, GeldReplayOut, geld_sectie
 from services.http.kwaliteit import KwaliteitApi
 from services.http.toegang import (
@@ -240,6 +240,7 @@ def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
         version="0.1.0",
         dependencies=[Depends(controleer)],
         docs_url=None, redoc_url=None,  # /docs below serves Swagger UI from a package: no CDN
+        lifespan=beperk_draden,
     )
     api.mount("/docs-assets", _Openbaar(StaticFiles(directory=swagger_ui_path)), name="docs-assets")
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 MAX_PARAMETERS = 2000  # a query string, not a document: longer ones are cut
+MAX_IN_GEHEUGEN = 10_000  # rows the in-memory log keeps (serve --insecure-no-auth runs for days)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class AuditInGeheugen:
 
     def voeg_toe(self, regel: AuditRegel) -> None:
         self.regels.append(regel)
+        if len(self.regels) > MAX_IN_GEHEUGEN:
+            del self.regels[:len(self.regels) - MAX_IN_GEHEUGEN]
 
     def lees(self, *, sinds: datetime | None = None, wie: str | None = None,
              max_regels: int = 1000) -> list[AuditRegel]:

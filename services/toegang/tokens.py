@@ -141,6 +141,9 @@ def _lees_url(url: str, timeout: float = 10.0) -> bytes:
         return antwoord.read(1_000_000)
 
 
+MAX_SLEUTELS = 64  # keys kept of a key set (an identity provider publishes a handful)
+
+
 @dataclass
 class JwksBron:
     """The cached key set of one file or URL; thread-safe (FastAPI runs sync code in threads)."""
@@ -198,7 +201,8 @@ class JwksBron:
                 pad = urlsplit(self.locatie).path if self.locatie.startswith("file:") else self.locatie
                 data = Path(pad).read_bytes()
             inhoud = json.loads(data)
-            sleutels = [k for k in inhoud.get("keys", []) if k.get("kty") in ("RSA", "EC", "OKP")]
+            sleutels = [k for k in inhoud.get("keys", []) if k.get("kty") in ("RSA", "EC", "OKP")
+                        ][:MAX_SLEUTELS]
             self._sleutels = KeySet.import_key_set({"keys": sleutels}) if sleutels else KeySet([])
         except (OSError, ValueError, AttributeError, JoseError) as fout:
             if self._sleutels is None:
