@@ -52,7 +52,7 @@ class Geldvragen:
             self._tellingen.move_to_end(sleutel)
             return copy.deepcopy(self._tellingen[sleutel])
         k = bekend_op or date.today()
-        g = self.gegevens(regio, van, peildatum, k)
+        g = self.view.samenvatting_op(regio.gemeenten, k, van, peildatum, per_maand=per == "maand")
         telling = bereken(g.versies, g.regels, g.afwijzingen, regio, van, peildatum, k, gemeente,
                           per, k_getoond=bekend_op)
         self._tellingen[sleutel] = copy.deepcopy(telling)

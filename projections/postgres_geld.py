@@ -26,7 +26,14 @@ from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from projections.flow import Sleutel
 from projections.geld import Afwijzing, Geldversie, Regel, regelsleutel
-from projections.geldview import Geldgegevens, Geldpagina, Geldperiode, GeldSchrijver, Identiteit
+from projections.geldview import (
+    Geldgegevens,
+    Geldpagina,
+    Geldperiode,
+    GeldSchrijver,
+    Identiteit,
+    samengevat,
+)
 
 _KENNIS = "daterange(bekend_vanaf, bekend_tot)"
 _ZORG = ("daterange(ingangsdatum, "
@@ -114,20 +121,38 @@ class PostgresGeldView(PostgresTrackingRecorder):
                 if afgewezen is not None:
                     afwijzingen.append(Afwijzing(regel.aanbieder, regel.referentienummer,
                                                  afgewezen))  # type: ignore[arg-type]
-            curs.execute(
-                f"SELECT {_VERSIE} FROM geld_periode "  # noqa: S608
-                f"WHERE {_KENNIS} @> %(k)s::date AND {_ZORG} && daterange(%(van)s, %(tot)s, '[]') "
-                "AND gemeentecode = ANY(%(gemeenten)s) "
-                "AND ingangsdatum <= %(tot)s AND (einddatum IS NULL OR einddatum >= %(van)s) "
-                "AND bekend_vanaf <= %(k)s AND (bekend_tot IS NULL OR bekend_tot > %(k)s) "
-                f"UNION SELECT {', '.join('p.' + c for c in _VERSIE.split(', '))} "
-                f"FROM (SELECT DISTINCT r.gemeentecode, r.nummer {_REGELS_IN_VENSTER} "
-                "AND r.nummer IS NOT NULL) t "
-                "JOIN geld_periode p USING (gemeentecode, nummer) "
-                "WHERE p.bekend_vanaf <= %(k)s AND (p.bekend_tot IS NULL OR p.bekend_tot > %(k)s)",
-                p, binary=True)
-            versies = [_geldversie(r) for r in curs.fetchall()]  # type: ignore[arg-type]
+            versies = _versies(curs, p)
         return Geldgegevens(versies, regels, afwijzingen)
+
+    def samenvatting_op(self, gemeenten: Iterable[str], k: date, van: date,
+                        peildatum: date, per_maand: bool = False) -> Geldgegevens:
+        """As `gegevens_op`, the window's lines summed in SQL per toewijzing, client, rejected
+        at K and outside the counting version's period at K (and month, `per_maand`; see
+        `geldview.samengevat`): a year of a region is tens of thousands of lines, and the
+        money rules then run over one row per group instead of one per line."""
+        if peildatum < van:
+            return Geldgegevens([], [], [])
+        p = {"gemeenten": list(gemeenten), "k": k, "van": van, "tot": peildatum}
+        maand = "date_trunc('month', r.begindatum)" if per_maand else "NULL::date"
+        with self.datastore.transaction(commit=False) as curs:
+            curs.row_factory = tuple_row  # type: ignore[assignment]
+            curs.execute(
+                "SELECT r.gemeentecode, r.toewijzingnummer, r.client, min(r.begindatum), "
+                "max(r.einddatum), a.dagtekening IS NOT NULL, sum(r.bedrag)::bigint, "
+                "greatest(max(r.dagtekening), max(a.dagtekening)) "
+                "FROM geld_regel r LEFT JOIN geld_afwijzing a ON a.aanbieder = r.aanbieder "
+                "AND a.referentienummer = r.referentienummer AND a.dagtekening <= %(k)s "
+                # the counting version at K (geldview.buiten_periode)
+                "LEFT JOIN geld_periode p ON p.gemeentecode = r.gemeentecode "
+                "AND p.nummer = r.nummer AND p.bekend_vanaf <= %(k)s "
+                "AND (p.bekend_tot IS NULL OR p.bekend_tot > %(k)s) "
+                + _REGELS_IN_VENSTER.removeprefix("FROM geld_regel r ")
+                + f" GROUP BY r.gemeentecode, r.toewijzingnummer, r.client, {maand}, "
+                "a.dagtekening IS NOT NULL, coalesce(r.begindatum < p.ingangsdatum "
+                "OR r.einddatum > p.einddatum, false)", p, binary=True)
+            groepen = curs.fetchall()
+            versies = _versies(curs, p)
+        return samengevat(groepen, versies)  # type: ignore[arg-type]  # tuple rows
 
     def toewijzingen(self, ids: set[UUID]) -> dict[UUID, tuple[str, str]]:
         return self._namen("SELECT originator_id, gemeentecode, toewijzingnummer "
@@ -151,6 +176,24 @@ class PostgresGeldView(PostgresTrackingRecorder):
                          "geld_regel, geld_afwijzing")
             curs.execute(SQL("DELETE FROM {0} WHERE application_name = %s").format(
                 Identifier(self.tracking_table_name)), (self.application_name,))
+
+
+def _versies(curs: Cursor[Any], p: dict[str, Any]) -> list[Geldversie]:
+    """The counting versions at K of the toewijzingen that overlap the window or that the
+    window's lines known at K name."""
+    curs.execute(
+        f"SELECT {_VERSIE} FROM geld_periode "  # noqa: S608
+        f"WHERE {_KENNIS} @> %(k)s::date AND {_ZORG} && daterange(%(van)s, %(tot)s, '[]') "
+        "AND gemeentecode = ANY(%(gemeenten)s) "
+        "AND ingangsdatum <= %(tot)s AND (einddatum IS NULL OR einddatum >= %(van)s) "
+        "AND bekend_vanaf <= %(k)s AND (bekend_tot IS NULL OR bekend_tot > %(k)s) "
+        f"UNION SELECT {', '.join('p.' + c for c in _VERSIE.split(', '))} "
+        f"FROM (SELECT DISTINCT r.gemeentecode, r.nummer {_REGELS_IN_VENSTER} "
+        "AND r.nummer IS NOT NULL) t "
+        "JOIN geld_periode p USING (gemeentecode, nummer) "
+        "WHERE p.bekend_vanaf <= %(k)s AND (p.bekend_tot IS NULL OR p.bekend_tot > %(k)s)",
+        p, binary=True)
+    return [_geldversie(r) for r in curs.fetchall()]
 
 
 def _geldversie(r: tuple[Any, ...]) -> Geldversie:

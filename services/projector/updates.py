@@ -179,7 +179,7 @@ class LiveUpdates:
         pd = self.peildatum or date.today()
         van = date(pd.year, 1, 1)
         k = date.today()
-        g = self.geldvragen.gegevens(regio, van, pd, k)
+        g = self.geldvragen.view.samenvatting_op(regio.gemeenten, k, van, pd)
         result = [bereken(g.versies, g.regels, g.afwijzingen, regio, van, pd, k)]
         for code in sorted(regio.gemeenten):
             # a gemeente's figures need only its own toewijzingen and lines (a line matches
