@@ -77,12 +77,24 @@ def _waarde(el: etree._Element) -> str | date | None:
     return tekst or None
 
 
-def _velden(el: etree._Element, spec: Spec) -> Velden:
+# element -> {local name: its first child of that name}: the parser's child index
+# (events/ijw.py `_Lezer`), which has walked most of the elements the rules read already;
+# reusing it saves walking them again (a third of the rules' time on simulated traffic).
+Index = dict[etree._Element, dict[str, etree._Element]]
+
+
+def _index(el: etree._Element, index: Index) -> dict[str, etree._Element]:
+    kinderen = index.get(el)
+    if kinderen is None:
+        kinderen = index[el] = {}
+        for kind in el.iterchildren(_ELEMENT):
+            kinderen.setdefault(kind.tag.rpartition("}")[2], kind)
+    return kinderen
+
+
+def _velden(el: etree._Element, spec: Spec, index: Index) -> Velden:
     velden: Velden = {"": el}
-    for kind in el.iterchildren(_ELEMENT):
-        naam = kind.tag.rpartition("}")[2]
-        if naam in velden:
-            continue
+    for naam, kind in _index(el, index).items():
         if naam not in spec:
             velden[naam] = True
             continue
@@ -91,12 +103,9 @@ def _velden(el: etree._Element, spec: Spec) -> Velden:
             velden[naam] = _waarde(kind)
             continue
         velden[naam] = True
-        for klein in kind.iterchildren(_ELEMENT):
-            kleinnaam = klein.tag.rpartition("}")[2]
+        for kleinnaam, klein in _index(kind, index).items():
             if kleinnaam in kleinen:
-                sleutel = f"{naam}/{kleinnaam}"
-                if sleutel not in velden:
-                    velden[sleutel] = _waarde(klein)
+                velden[f"{naam}/{kleinnaam}"] = _waarde(klein)
     return velden
 
 
@@ -166,6 +175,7 @@ class _Lezing:
         "dagtekening",
         "declaratie",
         "header",
+        "index",
         "personen",
         "prestaties",
         "producten",
@@ -173,11 +183,13 @@ class _Lezing:
         "retourcodes",
     )
 
-    def __init__(self, root: etree._Element, bericht: str) -> None:
+    def __init__(self, root: etree._Element, bericht: str, index: Index | None = None) -> None:
         ns = root.tag.rpartition("}")[0] + "}"
         self.bericht = bericht
-        header = next(root.iterchildren(ns + "Header"), None)
-        self.header: Velden = _velden(header, _HEADER) if header is not None else {"": root}
+        self.index: Index = {} if index is None else index
+        header = _index(root, self.index).get("Header")
+        self.header: Velden = (_velden(header, _HEADER, self.index) if header is not None
+                               else {"": root})
         dagtekening = self.header.get("BerichtIdentificatie/Dagtekening")
         self.dagtekening: date | None = dagtekening if isinstance(dagtekening, date) else None
         self.client: Velden | None = None
@@ -191,40 +203,41 @@ class _Lezing:
         self.prestaties: list[tuple[int, Velden]] = []  # (index of its Client, Prestatie)
         self.retourcodes: list[str] = []
         if bericht in _PRODUCTEN:
-            client = next(root.iterchildren(ns + "Client"), None)
+            client = _index(root, self.index).get("Client")
             if client is not None:
                 self._client(client, ns)
         else:
             naam = "Declaratie" if bericht == "jw323" else "DeclaratieAntwoord"
-            declaratie = next(root.iterchildren(ns + naam), None)
+            declaratie = _index(root, self.index).get(naam)
             if declaratie is not None:
                 self._declaratie(declaratie, ns)
 
     def _client(self, el: etree._Element, ns: str) -> None:
-        self.client = _velden(el, _PERSOON if self.bericht == "jw301" else _START_STOP_CLIENT)
+        self.client = _velden(el, _PERSOON if self.bericht == "jw301" else _START_STOP_CLIENT,
+                              self.index)
         self.clienten = [self.client]
         self.personen.append((self.client, True))
         if self.bericht == "jw301":
-            self.client_contacten = [_velden(c, _CONTACT) for c in
+            self.client_contacten = [_velden(c, _CONTACT, self.index) for c in
                                      _kinderen(el, ns + "Contactgegevens", ns + "Contact")]
             self.contacten = list(self.client_contacten)
             for relatie in _kinderen(el, ns + "Relaties", ns + "Relatie"):
-                velden = _velden(relatie, _PERSOON)
+                velden = _velden(relatie, _PERSOON, self.index)
                 self.relaties.append(velden)
                 self.personen.append((velden, False))
-                self.contacten.extend(_velden(c, _CONTACT)
+                self.contacten.extend(_velden(c, _CONTACT, self.index)
                                       for c in relatie.iterchildren(ns + "Contact"))
         ouder, naam = _PRODUCTEN[self.bericht]
         spec = _PRODUCT[self.bericht]
-        self.producten = [_velden(p, spec) for p in _kinderen(el, ns + ouder, ns + naam)]
+        self.producten = [_velden(p, spec, self.index) for p in _kinderen(el, ns + ouder, ns + naam)]
 
     def _declaratie(self, el: etree._Element, ns: str) -> None:
-        self.declaratie = _velden(el, _DECLARATIE)
+        self.declaratie = _velden(el, _DECLARATIE, self.index)
         self.retourcodes = [(r.text or "").strip()
                             for r in _kinderen(el, ns + "RetourCodes", ns + "RetourCode")]
         for i, client in enumerate(_kinderen(el, ns + "Clienten", ns + "Client")):
-            self.clienten.append(_velden(client, _DECLARATIECLIENT))
-            self.prestaties.extend((i, _velden(p, _PRESTATIE))
+            self.clienten.append(_velden(client, _DECLARATIECLIENT, self.index))
+            self.prestaties.extend((i, _velden(p, _PRESTATIE, self.index))
                                    for p in _kinderen(client, ns + "Prestaties", ns + "Prestatie"))
 
 
@@ -912,13 +925,14 @@ _PER_BERICHT: dict[str, tuple[Regel, ...]] = {
 }
 
 
-def controleer(root: etree._Element, bericht: str) -> list[Bevinding]:
+def controleer(root: etree._Element, bericht: str, index: Index | None = None) -> list[Bevinding]:
     """Every finding of the single-message iJw rules on one parsed message (`bericht` is its
-    lower-case type, e.g. 'jw301'); an empty list when the message meets them all."""
+    lower-case type, e.g. 'jw301'); an empty list when the message meets them all. `index`:
+    the parser's child index of this tree, when it has one (it is added to, never changed)."""
     regels = _PER_BERICHT.get(bericht)
     if not regels:
         return []
-    lezing = _Lezing(root, bericht)
+    lezing = _Lezing(root, bericht, index)
     bevindingen: list[Bevinding] = []
     for regel in regels:
         bevindingen.extend(regel(lezing))

@@ -235,6 +235,11 @@ def bench(
     rij("events stored / iJw records", lambda m: f"{m.events:,} / {m.ijw_records:,}")
     rij("ingest end to end, iJw records/s", lambda m: f"{m.ingest_records_per_s:,.0f}", "20,000")
     rij("  ratio to (a) COPY rows/s", lambda m: f"{m.ingest_records_per_s / m.copy_rows_per_s:.3f}")
+    rij("ingest alone, iJw rules off / on, records/s",
+        lambda m: f"{m.ingest_rules_off_records_per_s:,.0f} / {m.ingest_rules_on_records_per_s:,.0f}")
+    rij("  on / off (issue 16: at least 0.90)",
+        lambda m: f"{m.ingest_rules_on_records_per_s / m.ingest_rules_off_records_per_s:.3f}"
+        if m.ingest_rules_off_records_per_s else "", "0.90")
     rij("  ratio to (b) save() per message",
         lambda m: f"{m.ingest_records_per_s / m.straightforward_save_events_per_s:.1f}x")
     rij("  growth: ingest us per stored event", lambda m: f"{m.ingest_seconds / m.events * 1e6:.0f}")

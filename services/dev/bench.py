@@ -55,7 +55,6 @@ from services import bootstrap
 from services.dev.simulator import simuleer, zuid_limburg_profiel
 from services.eventstore.postgres import Gebeurtenissen, library_env
 from services.nats import ijw_bestanden, nats_servers, publiceer, verwijder_stream
-from services.projector.runner import ververs_live
 from services.runtime import EmbeddedRuntime, Endpoints
 from services.settings import Settings
 
@@ -89,6 +88,10 @@ class Meting:
     money_query_live_cold_ms: dict[str, float] = field(default_factory=dict)
     money_sql_ms: float = 0.0  # plain SQL gedeclareerd per segment
     money_sql_agrees: bool | None = None
+    # ingest alone (`ingest --until-caught-up`, process start included) on the same stream,
+    # into a fresh database each: the iJw rules (issue 16) on and off
+    ingest_rules_on_records_per_s: float = 0.0
+    ingest_rules_off_records_per_s: float = 0.0
 
 
 class _BenchRuntime:
@@ -109,6 +112,27 @@ class _BenchRuntime:
             "database_url": self.servers.database_url.rsplit("/", 1)[0] + f"/{naam}",
             "pseudonym_key": settings.pseudonym_key or SecretStr("bench-pseudonym-key-0123456789"),
         })
+
+
+    def database(self, naam: str, settings: Settings) -> Settings:
+        """A fresh database beside the same stream (ingest reads the stream again)."""
+        admin = self.servers.database_url.rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{naam}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{naam}"')
+        return settings.model_copy(update={
+            "database_url": self.servers.database_url.rsplit("/", 1)[0] + f"/{naam}"})
+
+
+def _ingest_alleen(settings: Settings, regels: bool) -> float:
+    """Seconds for `ingest --until-caught-up` of the whole stream, rules on or off."""
+    env = {**_env(settings), "JEUGDSTROOM_QUALITY_RULES": "1" if regels else "0"}
+    log = settings.state_dir / "bench" / "ingest-alleen.log"
+    begin = time.perf_counter()
+    with log.open("ab") as uit:
+        subprocess.run([sys.executable, "-m", "services.cli", "ingest", "--until-caught-up"],
+                       env=env, stdout=uit, stderr=subprocess.STDOUT, check=True)
+    return time.perf_counter() - begin
 
 
 def _env(settings: Settings) -> dict[str, str]:
@@ -209,7 +233,7 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
 
         meld("counts queries")
         meting.query_historic_ms, meting.query_live_ms, meting.query_live_cold_ms = _queries(
-            leeskant, view, regio, partial(ververs_live, projector.projectie), meld)
+            leeskant, view, regio)
         meld("money queries")
         geldvragen = bootstrap.geldvragen(projector)
         (meting.money_query_historic_ms, meting.money_query_live_ms,
@@ -226,6 +250,13 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
         (meting.straightforward_save_events_per_s,
          meting.straightforward_projection_events_per_s) = _rechttoe(straight, bestanden,
                                                                       baseline_events)
+        meld("ingest alone on the same stream, iJw rules off, on, on, off (the best of each)")
+        tijden: dict[bool, list[float]] = {False: [], True: []}
+        for i, regels in enumerate((False, True, True, False)):
+            naam = f"bench_regels_{'aan' if regels else 'uit'}_{i}_{events}"
+            tijden[regels].append(_ingest_alleen(runtime.database(naam, settings), regels))
+        meting.ingest_rules_off_records_per_s = meting.ijw_records / min(tijden[False])
+        meting.ingest_rules_on_records_per_s = meting.ijw_records / min(tijden[True])
         store.close()
         return meting
     finally:
@@ -262,13 +293,9 @@ def _percentielen(ms: list[float]) -> dict[str, float]:
 
 
 def _queries(leeskant: Leeskant, view: PostgresFlowView, regio: Regio,
-             ververs: Callable[[], object], meld: Callable[[str], None],
              n: int = 60) -> tuple[dict, dict, dict]:
     """Historic at random peildatum and K; live asked repeatedly (the dashboard's case) and
-    cold, right after the projection moved (answer from memory forgotten). The live question
-    is asked once first and then answered by `ververs` (`runner.ververs_live`), as the running
-    projector answers every asked live question when it has caught up: the cold reader then
-    finds the answer at the view's position. What that costs the projector is said apart."""
+    cold, right after the projection moved (answer from memory forgotten)."""
     rng = random.Random(1)  # noqa: S311 - reproducible query dates
     with view.datastore.transaction(commit=False) as curs:
         curs.execute("SELECT min(start) AS a, max(start) AS b FROM flow_periode")
@@ -284,10 +311,6 @@ def _queries(leeskant: Leeskant, view: PostgresFlowView, regio: Regio,
     def live() -> Telling:
         return leeskant.telling(regio, date(laatste.year, 1, 1), laatste, None)
 
-    live()
-    begin = time.perf_counter()
-    ververs()
-    meld(f"the projector answered the live question in {(time.perf_counter() - begin) * 1000:.0f} ms")
     historisch, opnieuw, koud = [], [], []
     for _ in range(n):
         pd = eerste + timedelta(days=rng.randint(180, max(181, (laatste - eerste).days)))

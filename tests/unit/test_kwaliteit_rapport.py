@@ -111,3 +111,21 @@ def test_the_stored_row_type_matches_the_report_input():
     b = Bevinding("CS338", "Bericht/Client", "x")
     rij = Bevindingrij(1, b.regel, b.pad, b.toelichting, "jw301", "0935", "A", date(2024, 1, 1))
     assert rapport([rij], []).regels[0].regel == "CS338"
+
+
+def test_the_rules_find_the_same_with_the_parsers_child_index_as_without():
+    """lees_bericht hands the rules its child index; what they find must not depend on it."""
+    from lxml import etree
+
+    from events.ijw import lees_bericht
+    from events.ijw_schrijven import BREEKBAAR
+    from events.kwaliteit import controleer
+
+    register, schemas = GemeenteRegister.from_csv(CBS_FILES), XsdSchemas(XSD_DIR)
+    for regel in sorted(BREEKBAAR["jw301"]):
+        data = schrijf(toewijzing(), breek=frozenset({regel}))
+        met_index: list[Bevinding] = []
+        lees_bericht(data, register, schemas, bevindingen=met_index)
+        root = etree.fromstring(data)
+        assert sorted(map(str, met_index)) == sorted(map(str, controleer(root, "jw301"))), regel
+        assert regel in {b.regel for b in met_index}
