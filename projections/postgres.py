@@ -22,9 +22,10 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composable, Composed, Identifier
+from psycopg.types.json import Jsonb
 
 from projections.flow import Allocatie, Categorie, Classificatie, Periode, Sleutel, Versie
-from projections.view import FlowSchrijver, Pagina
+from projections.view import FlowSchrijver, Livevraag, Pagina
 
 # Range expressions of the GiST index. The CASE keeps an end before the start (which the rules
 # never produce) from failing the insert; the plain conditions beside them stay exact.
@@ -54,6 +55,11 @@ _TABLES: list[Composable] = [
     SQL("DROP INDEX IF EXISTS flow_periode_k"),
     SQL(f"CREATE INDEX IF NOT EXISTS flow_periode_kennis_zorg ON flow_periode USING gist "
         f"({_KENNIS}, {_ZORG})"),
+    # the live questions asked and their answers, kept by the projector (see FlowView)
+    SQL("""CREATE TABLE IF NOT EXISTS flow_live (
+        regio text NOT NULL, van date NOT NULL, peildatum date NOT NULL, gemeente text NOT NULL,
+        dag date NOT NULL, positie bigint NOT NULL DEFAULT -1, telling jsonb,
+        PRIMARY KEY (regio, van, peildatum, gemeente, dag))"""),
 ]
 
 _CATEGORIEEN = {c.value: c for c in Categorie}
@@ -132,12 +138,54 @@ class PostgresFlowView(PostgresTrackingRecorder):
             return {r["originator_id"]: (r["gemeentecode"], r["toewijzingnummer"])
                     for r in curs.fetchall()}
 
+    def live_telling(self, vraag: Livevraag) -> tuple[int, dict[str, Any]] | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.row_factory = tuple_row  # type: ignore[assignment]
+            curs.execute("SELECT positie, telling FROM flow_live WHERE regio = %s AND van = %s "
+                         "AND peildatum = %s AND gemeente = %s AND dag = %s", _livesleutel(vraag))
+            rij = curs.fetchone()
+        return None if rij is None else (rij[0], rij[1] or {})  # type: ignore[index]
+
+    def vraag_live(self, vraag: Livevraag) -> None:
+        """Registered only while today has fewer than LIVE_VRAGEN: the projector answers every
+        registered question each time it catches up."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "INSERT INTO flow_live (regio, van, peildatum, gemeente, dag) "
+                "SELECT %s, %s, %s, %s, %s WHERE (SELECT count(*) FROM flow_live WHERE dag = %s) "
+                "< %s ON CONFLICT DO NOTHING", (*_livesleutel(vraag), vraag[4], LIVE_VRAGEN))
+
+    def te_verversen(self, positie: int, vandaag: date) -> list[Livevraag]:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.row_factory = tuple_row  # type: ignore[assignment]
+            curs.execute("DELETE FROM flow_live WHERE dag < %s", (vandaag,))
+            curs.execute("SELECT regio, van, peildatum, gemeente, dag FROM flow_live "
+                         "WHERE dag = %s AND positie <> %s", (vandaag, positie))
+            rijen = curs.fetchall()
+        return [(r[0], r[1], r[2], r[3] or None, r[4]) for r in rijen]  # type: ignore[index]
+
+    def bewaar_live(self, vraag: Livevraag, positie: int, telling: dict[str, Any]) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "INSERT INTO flow_live (regio, van, peildatum, gemeente, dag, positie, telling) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (regio, van, peildatum, gemeente, "
+                "dag) DO UPDATE SET positie = EXCLUDED.positie, telling = EXCLUDED.telling",
+                (*_livesleutel(vraag), positie, Jsonb(telling)))
+
     def wis(self) -> None:
         """Forget the projection, for a rebuild from the event log (e.g. after a config change)."""
         with self.datastore.transaction(commit=True) as curs:
-            curs.execute("TRUNCATE flow_toewijzing, flow_versie, flow_periode")
+            curs.execute("TRUNCATE flow_toewijzing, flow_versie, flow_periode, flow_live")
             curs.execute(SQL("DELETE FROM {0} WHERE application_name = %s").format(
                 Identifier(self.tracking_table_name)), (self.application_name,))
+
+
+LIVE_VRAGEN = 200  # live questions kept answered per day (the regions, their gemeenten, a few windows)
+
+
+def _livesleutel(vraag: Livevraag) -> tuple[object, ...]:
+    regio, van, peildatum, gemeente, dag = vraag
+    return regio, van, peildatum, gemeente or "", dag
 
 
 class _PostgresSchrijver:

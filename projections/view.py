@@ -12,12 +12,30 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
-from projections.flow import Periode, Sleutel, Versie
+from projections.flow import Periode, SegmentTelling, Sleutel, Telling, Versie
+
+Livevraag = tuple[str, date, date, str | None, date]  # region, van, peildatum, gemeente?, today
+
+
+def telling_als_rij(telling: Telling) -> dict[str, Any]:
+    """A counted answer as JSON-able data, to store beside the view."""
+    data = asdict(telling)
+    for veld in ("van", "peildatum", "k"):
+        data[veld] = data[veld] and data[veld].isoformat()
+    return data
+
+
+def telling_uit_rij(data: dict[str, Any]) -> Telling:
+    return Telling(**{**data, "van": date.fromisoformat(data["van"]),
+                      "peildatum": date.fromisoformat(data["peildatum"]),
+                      "k": data["k"] and date.fromisoformat(data["k"]),
+                      "segmenten": [SegmentTelling(**s) for s in data["segmenten"]],
+                      "waarschuwingen": list(data["waarschuwingen"])})
 
 
 @dataclass(frozen=True)
@@ -81,6 +99,27 @@ class FlowView(Protocol):
         """Forget the projection, for a rebuild from the event log."""
         ...
 
+    # The live answers: a live question (K = now) is registered by the reader that asks it;
+    # the projector keeps its answer at its own position whenever it has caught up, so that
+    # the first reader after the projection moved reads one row instead of counting.
+
+    def live_telling(self, vraag: Livevraag) -> tuple[int, dict[str, Any]] | None:
+        """The stored answer to a live question and the position it holds at (None: not
+        asked before, or not answered yet: position -1)."""
+        ...
+
+    def vraag_live(self, vraag: Livevraag) -> None:
+        """Register a live question for the projector to keep answered."""
+        ...
+
+    def te_verversen(self, positie: int, vandaag: date) -> list[Livevraag]:
+        """The live questions of today whose answer is not at this position; questions of
+        earlier days are forgotten."""
+        ...
+
+    def bewaar_live(self, vraag: Livevraag, positie: int, telling: dict[str, Any]) -> None:
+        ...
+
 
 class InMemoryFlowView:
     """The flow view in plain dictionaries: the same contract, for unit tests."""
@@ -90,6 +129,7 @@ class InMemoryFlowView:
         self._toewijzingen: dict[UUID, tuple[str, str]] = {}
         self._versies: dict[int, Versie] = {}
         self._perioden: dict[str, dict[str, list[Periode]]] = defaultdict(dict)
+        self._live: dict[Livevraag, tuple[int, dict[str, Any]]] = {}
 
     def positie(self) -> int:
         return self._positie
@@ -120,6 +160,20 @@ class InMemoryFlowView:
 
     def wis(self) -> None:
         self.__init__()  # type: ignore[misc]
+
+    def live_telling(self, vraag: Livevraag) -> tuple[int, dict[str, Any]] | None:
+        return self._live.get(vraag)
+
+    def vraag_live(self, vraag: Livevraag) -> None:
+        self._live.setdefault(vraag, (-1, {}))
+
+    def te_verversen(self, positie: int, vandaag: date) -> list[Livevraag]:
+        for vraag in [v for v in self._live if v[4] < vandaag]:
+            del self._live[vraag]
+        return [v for v, (p, _) in self._live.items() if p != positie and v[4] == vandaag]
+
+    def bewaar_live(self, vraag: Livevraag, positie: int, telling: dict[str, Any]) -> None:
+        self._live[vraag] = (positie, telling)
 
 
 class _InMemorySchrijver:

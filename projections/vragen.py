@@ -27,7 +27,7 @@ from projections.flow import (
 )
 from projections.projectie import uit_eventlog
 from projections.regio import Regio
-from projections.view import FlowView
+from projections.view import FlowView, telling_uit_rij
 
 TELLINGEN_IN_GEHEUGEN = 256  # answered questions kept (a few KB each)
 
@@ -175,6 +175,15 @@ def maanden(van: str, tot: str) -> list[tuple[date, date]]:
     return result
 
 
+def tel_op(view: FlowView, regio: Regio, van: date, peildatum: date, k: date,
+           gemeente: str | None, k_getoond: date | None) -> Telling:
+    """Count a window at K from the view's periods: what every flow question computes, and
+    what the projector stores for the live questions (`FlowView.bewaar_live`)."""
+    perioden = view.perioden_op(regio.id, k, van, peildatum)
+    return tel([p.classificatie for p in perioden], regio, van, peildatum, k, gemeente,
+               k_getoond=k_getoond)
+
+
 class Leeskant:
     """The flow figures from a flow view, for every reader."""
 
@@ -226,14 +235,22 @@ class Leeskant:
         which "now" and provisional uitstroom depend on) is answered from memory: the
         dashboard and API ask the live figures over and over, and a position read is a
         fraction of a millisecond where counting all allocations is tens."""
-        sleutel = (regio.id, van, peildatum, bekend_op, gemeente, date.today(), self.view.positie())
+        positie = self.view.positie()
+        sleutel = (regio.id, van, peildatum, bekend_op, gemeente, date.today(), positie)
         if sleutel in self._tellingen:
             self._tellingen.move_to_end(sleutel)
             return copy.deepcopy(self._tellingen[sleutel])
         k = bekend_op or date.today()
-        perioden = self.view.perioden_op(regio.id, k, van, peildatum)
-        telling = _met_twijfels(tel([p.classificatie for p in perioden], regio, van, peildatum, k,
-                                    gemeente, k_getoond=bekend_op))
+        telling = None
+        if bekend_op is None:  # live: the projector keeps the answer when it has caught up
+            vraag = (regio.id, van, peildatum, gemeente, k)
+            bewaard = self.view.live_telling(vraag)
+            if bewaard is None:
+                self.view.vraag_live(vraag)
+            elif bewaard[0] == positie:
+                telling = telling_uit_rij(bewaard[1])
+        telling = _met_twijfels(telling or tel_op(self.view, regio, van, peildatum, k, gemeente,
+                                                  bekend_op))
         self._tellingen[sleutel] = copy.deepcopy(telling)
         if len(self._tellingen) > TELLINGEN_IN_GEHEUGEN:
             self._tellingen.popitem(last=False)

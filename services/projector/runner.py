@@ -15,6 +15,8 @@ from datetime import date
 from psycopg.sql import SQL, Identifier
 
 from projections.projectie import TOPICS, FlowProjectie, GeldProjectie
+from projections.view import telling_als_rij
+from projections.vragen import tel_op
 from services.eventstore.postgres import Gebeurtenissen
 
 WACHT_OP_NIEUWS = 1.0  # seconds between checks when no NOTIFY arrives (a new day, a stop)
@@ -91,6 +93,9 @@ class Projector:
                     voortgang(self.positie(), max(doel, self.positie()))
                 if verwerkt:
                     continue
+                # caught up: the live answers first, at every pause (a reader may have asked a
+                # new live question since; a new day makes every one new)
+                ververs_live(self.projectie)
                 if nieuw and bijgewerkt is not None:
                     bijgewerkt(self.positie())
                 nieuw = False
@@ -108,6 +113,23 @@ class Projector:
         self.projectie.view.wis()
         if self.geld is not None:
             self.geld.view.wis()
+
+
+def ververs_live(projectie: FlowProjectie) -> int:
+    """Answer the live questions readers have asked today at the flow view's position, so
+    that the first reader after the projection moved reads one stored row instead of
+    counting the window's periods; returns how many were answered. Only the projector
+    writes the view, so its position holds while it counts."""
+    view = projectie.view
+    positie, vandaag = view.positie(), date.today()
+    regios = {r.id: r for r in projectie.regios}
+    vragen = view.te_verversen(positie, vandaag)
+    for vraag in vragen:
+        regio_id, van, peildatum, gemeente, dag = vraag
+        if regio_id in regios:
+            telling = tel_op(view, regios[regio_id], van, peildatum, dag, gemeente, None)
+            view.bewaar_live(vraag, positie, telling_als_rij(telling))
+    return len(vragen)
 
 
 def eventlog(store: Gebeurtenissen, topics: Sequence[str] = TOPICS,

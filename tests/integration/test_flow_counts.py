@@ -9,10 +9,11 @@ from datetime import date
 import pytest
 from typer.testing import CliRunner
 
-from projections.vragen import replay
+from projections.view import telling_uit_rij
+from projections.vragen import replay, tel_op
 from services import bootstrap
 from services.cli import app
-from services.projector.runner import eventlog
+from services.projector.runner import eventlog, ververs_live
 from tests.integration.handmade import (
     EXPECTED_2025,
     EXPECTED_PEILDATUM,
@@ -110,4 +111,29 @@ def test_a_remembered_answer_is_not_given_once_the_projection_moved(settings, pr
         assert antwoord == leeskant.telling(*vraag).als_dict()  # ... and not given
         antwoorden.append(antwoord)
     assert len({json.dumps(a, sort_keys=True, default=str) for a in antwoorden}) > 2
+    projector.store.close()
+
+
+def test_the_projector_keeps_the_live_answer_at_its_position(settings, projected):
+    """On PostgreSQL: after every step, the stored answer to a live question a reader asked
+    is the one counted from the view, at the view's position, and the reader gives it."""
+    regio = bootstrap.regios(settings)["zuid-limburg"]
+    van, pd = date(2023, 1, 1), date(2023, 12, 31)
+    projector = bootstrap.projector(settings, settings.database_url)
+    projector.herbouw()
+    projector.pagina = 3
+    view = projector.projectie.view
+    leeskant = bootstrap.leeskant(projector)
+    leeskant.telling(regio, van, pd, None)  # asked: registered for the projector
+    stappen = 0
+    while projector.stap():
+        assert ververs_live(projector.projectie) == 1
+        bewaard = view.live_telling((regio.id, van, pd, None, date.today()))
+        assert bewaard is not None and bewaard[0] == view.positie()
+        geteld = tel_op(view, regio, van, pd, date.today(), None, None)
+        assert telling_uit_rij(bewaard[1]) == geteld
+        leeskant.vergeet_tellingen()
+        assert leeskant.telling(regio, van, pd, None).als_dict() == geteld.als_dict()
+        stappen += 1
+    assert stappen > 2
     projector.store.close()
