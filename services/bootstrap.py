@@ -8,7 +8,8 @@ import ipaddress
 import logging
 import secrets
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -144,6 +145,33 @@ def geldvragen(projector: Projector) -> Geldvragen:
 def kwaliteitsvragen(store: Gebeurtenissen) -> Kwaliteitsvragen:
     """The data-quality report's reads (findings, message counts, the money view's tables)."""
     return Kwaliteitsvragen(store.ingest_recorder.datastore)
+
+
+@dataclass(frozen=True)
+class Leeszijde:
+    """What a reader (the analyst's commands) receives: the questions over both views, the
+    event log for replay, and how far the views lag behind the event store. Hold on to it
+    while asking: the event store it keeps closes the shared connection pool when it goes."""
+
+    store: Gebeurtenissen
+    leeskant: Leeskant
+    geldvragen: Geldvragen
+    flow_eventlog: Callable[[], Iterable[object]]
+    geld_eventlog: Callable[[], Iterable[object]]
+    achter: Callable[[], int]
+
+
+def leeszijde(database_url: str) -> Leeszijde:
+    store = event_store(database_url)
+    flow, geld = flow_view(store), geld_view(store)
+
+    def laatste() -> int:
+        return store.recorder.max_notification_id() or 0
+
+    return Leeszijde(
+        store, Leeskant(flow, laatste=laatste), Geldvragen(geld), lambda: eventlog(store),
+        lambda: eventlog(store, GELD_TOPICS),
+        lambda: laatste() - min(flow.positie(), geld.positie()))
 
 
 def leeskant(projector: Projector) -> Leeskant:

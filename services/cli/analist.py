@@ -15,10 +15,8 @@ from rich.table import Table
 
 from projections.geld import Kostentelling, Per
 from projections.geldvragen import replay_geld
-from projections.projectie import GELD_TOPICS
 from projections.vragen import VELDEN, label, uitvoer_diff, uitvoer_telling
 from projections.vragen import replay as replay_telling
-from services import bootstrap
 from services.cli.basis import (
     _KOP,
     DateOpt,
@@ -31,7 +29,7 @@ from services.cli.basis import (
     _datum,
     _fail,
     _gemeente,
-    _leeskant,
+    _leeszijde,
     _titel,
     _toon,
     _vraag,
@@ -39,7 +37,6 @@ from services.cli.basis import (
     console,
     err,
 )
-from services.projector.runner import eventlog
 
 
 @app.command()
@@ -63,7 +60,8 @@ def counts(
     settings, regio, start, pd = _vraag(region, peildatum, van, gemeente, region_config)
     gemeente = _gemeente(regio, gemeente)
     k = known_at.date() if known_at else None
-    _, leeskant = _leeskant(settings, region_config)
+    lezen = _leeszijde(settings)
+    leeskant = lezen.leeskant
     telling = leeskant.telling(regio, start, pd, k, gemeente)
     if publication:
         sys.stdout.write(uitvoer_telling(telling, regio, min_cel=regio.min_cel).als_csv())
@@ -90,12 +88,13 @@ def replay(
     settings, regio, start, pd = _vraag(region, peildatum, van, gemeente, region_config)
     gemeente = _gemeente(regio, gemeente)
     k = known_at.date() if known_at else None
-    projector, leeskant = _leeskant(settings, region_config)
-    opnieuw = replay_telling(eventlog(projector.store), regio, start, pd, k, gemeente)
+    lezen = _leeszijde(settings)
+    leeskant = lezen.leeskant
+    opnieuw = replay_telling(lezen.flow_eventlog(), regio, start, pd, k, gemeente)
     _toon(opnieuw, formaat, "replay from the event log: " + _titel(regio, start, pd, k, gemeente))
     flow_gelijk = opnieuw.als_dict() == leeskant.telling(regio, start, pd, k, gemeente).als_dict()
-    geld_opnieuw = replay_geld(eventlog(projector.store, GELD_TOPICS), regio, start, pd, k, gemeente)
-    geld_gelijk = geld_opnieuw.als_dict() == bootstrap.geldvragen(projector).kostentelling(
+    geld_opnieuw = replay_geld(lezen.geld_eventlog(), regio, start, pd, k, gemeente)
+    geld_gelijk = geld_opnieuw.als_dict() == lezen.geldvragen.kostentelling(
         regio, start, pd, k, gemeente).als_dict()
     if formaat is Formaat.table:
         _toon_geld(geld_opnieuw, "money replay from the event log: "
@@ -137,7 +136,8 @@ def diff(
     settings, regio, start, pd = _vraag(region, peildatum, van, gemeente, region_config)
     gemeente = _gemeente(regio, gemeente)
     k1, k2 = (k.date() for k in known_at)
-    _, leeskant = _leeskant(settings, region_config)
+    lezen = _leeszijde(settings)
+    leeskant = lezen.leeskant
     een, twee, wijzigingen = leeskant.diff(regio, start, pd, k1, k2, gemeente)
     if formaat is Formaat.csv:
         sys.stdout.write(uitvoer_diff(regio, een, twee, wijzigingen).als_csv())
@@ -174,8 +174,8 @@ def diff(
 def _geldverschil(settings: Any, regio: Any, start: date, pd: date, k1: date, k2: date,
                   gemeente: str | None, region_config: Any) -> None:
     """The money half of `diff --money`: per segment K1 -> K2, then the lines behind it."""
-    projector, _ = _leeskant(settings, region_config)
-    een, twee, regels = bootstrap.geldvragen(projector).verschil(regio, start, pd, k1, k2, gemeente)
+    lezen = _leeszijde(settings)
+    een, twee, regels = lezen.geldvragen.verschil(regio, start, pd, k1, k2, gemeente)
     table = Table(title=f"geld (euro): {_titel(regio, start, pd, k1, gemeente)} -> {k2.isoformat()}",
                   title_justify="left")
     table.add_column("segment")
@@ -253,8 +253,8 @@ def costs(
     settings, regio, start, pd = _vraag(region, peildatum, van, gemeente, region_config)
     gemeente = _gemeente(regio, gemeente)
     k = known_at.date() if known_at else None
-    projector, _ = _leeskant(settings, region_config)
-    telling = bootstrap.geldvragen(projector).kostentelling(regio, start, pd, k, gemeente, _PER[by])
+    lezen = _leeszijde(settings)
+    telling = lezen.geldvragen.kostentelling(regio, start, pd, k, gemeente, _PER[by])
     data: dict[str, Any] = telling.als_dict()
     if formaat is Formaat.json:
         console.print_json(json.dumps(data))

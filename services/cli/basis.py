@@ -28,7 +28,6 @@ from projections.flow import Telling
 from projections.regio import Regio, RegioConfigError
 from projections.vragen import (
     VELDEN,
-    Leeskant,
     OngeldigeVraag,
     kies_gemeente,
     kies_regio,
@@ -37,7 +36,6 @@ from projections.vragen import (
     venster,
 )
 from services import bootstrap
-from services.projector.runner import Projector
 from services.runtime import RuntimeError_
 from services.settings import Settings
 
@@ -155,24 +153,14 @@ def _vraag(region: str, peildatum: datetime, van: datetime | None, gemeente: str
     return settings, regio, start, pd
 
 
-def _projector(settings: Settings, extra: list[Path] | None, *, melding: bool = True) -> Projector:
-    """The projector; with `melding`, a note when the figures lag behind the event store
-    (`project` itself passes False: it is the command that catches up)."""
-    servers = _endpoints(settings)
-    try:
-        projector = bootstrap.projector(settings, servers.database_url, extra)
-    except RegioConfigError as error:
-        raise _fail(str(error)) from None
-    achter = projector.laatste() - projector.positie()
-    if melding and achter > 0:
+def _leeszijde(settings: Settings) -> bootstrap.Leeszijde:
+    """The questions over the views, with a note when the figures lag behind the event store."""
+    leeszijde = bootstrap.leeszijde(_endpoints(settings).database_url)
+    achter = leeszijde.achter()
+    if achter > 0:
         err.print(f"[yellow]let op:[/yellow] de cijfers lopen {achter} gebeurtenissen achter op "
                   "de opgeslagen berichten; `jeugdstroom project --until-caught-up` werkt ze bij")
-    return projector
-
-
-def _leeskant(settings: Settings, extra: list[Path] | None) -> tuple[Projector, Leeskant]:
-    projector = _projector(settings, extra)
-    return projector, bootstrap.leeskant(projector)
+    return leeszijde
 
 
 def _toon(telling: Telling, formaat: Formaat, titel: str, regio: Regio | None = None) -> None:

@@ -32,7 +32,6 @@ from services.cli.basis import (
     _endpoints,
     _fail,
     _progress,
-    _projector,
     _settings,
     app,
     console,
@@ -285,7 +284,10 @@ def project(
     Example: jeugdstroom project --rebuild --until-caught-up"""
     settings = _settings()
     _logs(settings, json_logs)
-    projector = _projector(settings, region_config, melding=False)  # this command catches up
+    try:
+        projector = bootstrap.projector(settings, _endpoints(settings).database_url, region_config)
+    except RegioConfigError as error:
+        raise _fail(str(error)) from None
     live = bootstrap.live_updates(settings, projector, _endpoints(settings).nats_url)
     database = Uitval("the event store (PostgreSQL)", settings.outage_limit_seconds,
                       logging.getLogger("jeugdstroom.projector"))

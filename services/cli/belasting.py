@@ -26,7 +26,7 @@ def loadtest(
     server_pid: Annotated[int | None, typer.Option(
         help="with --url: the server's process id on this machine, for its RSS")] = None,
     workers: Annotated[int, typer.Option(
-        min=1, max=16, help="--workers of the serve this command starts")] = 1,
+        min=1, max=16, help="--workers of the serve this command starts")] = 2,
     region: RegionOpt = "zuid-limburg",
     years: Annotated[str, typer.Option(help="peildatum years to ask, as the demo's data")] = "2021-2023",
     seed: Annotated[int, typer.Option(help="same seed, same questions")] = 1,

@@ -145,7 +145,7 @@ class Server:
         self.poort = _vrije_poort()
         self.url = f"http://127.0.0.1:{self.poort}"
         opdracht = [sys.executable, "-m", "services.cli", "serve", "--port", str(self.poort),
-                    *(["--workers", str(werkers)] if werkers != 1 else []), *(extra or [])]
+                    "--workers", str(werkers), *(extra or [])]
         self.proces = subprocess.Popen(opdracht, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.PIPE, env=os.environ.copy())
 
