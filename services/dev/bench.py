@@ -125,15 +125,26 @@ class _BenchRuntime:
             "database_url": self.servers.database_url.rsplit("/", 1)[0] + f"/{naam}"})
 
 
-def _ingest_alleen(settings: Settings, regels: bool) -> float:
-    """Seconds for `ingest --until-caught-up` of the whole stream, rules on or off."""
-    env = {**_env(settings), "JEUGDSTROOM_QUALITY_RULES": "1" if regels else "0"}
+def _ingest_alleen(settings: Settings, regels: bool, durable: str, doel: int) -> float:
+    """Seconds for `ingest --until-caught-up` of the whole stream, rules on or off; a durable
+    consumer of its own (the pipeline's has acked everything: it would hand over nothing)."""
+    env = {**_env(settings), "JEUGDSTROOM_QUALITY_RULES": "1" if regels else "0",
+           "JEUGDSTROOM_INGEST_DURABLE": durable}
     log = settings.state_dir / "bench" / "ingest-alleen.log"
     begin = time.perf_counter()
     with log.open("ab") as uit:
         subprocess.run([sys.executable, "-m", "services.cli", "ingest", "--until-caught-up"],
                        env=env, stdout=uit, stderr=subprocess.STDOUT, check=True)
-    return time.perf_counter() - begin
+    seconden = time.perf_counter() - begin
+    store = bootstrap.event_store(settings.database_url or "")
+    try:
+        positie = store.positie(bootstrap.ingest_bron(settings))
+    finally:
+        store.close()
+    if positie != doel:
+        raise RuntimeError(f"ingest alone stopped at stream seq {positie} of {doel}; see "
+                           "<state dir>/bench/ingest-alleen.log")
+    return seconden
 
 
 def _env(settings: Settings) -> dict[str, str]:
@@ -255,7 +266,8 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
         tijden: dict[bool, list[float]] = {False: [], True: []}
         for i, regels in enumerate((False, True, True, False)):
             naam = f"bench_regels_{'aan' if regels else 'uit'}_{i}_{events}"
-            tijden[regels].append(_ingest_alleen(runtime.database(naam, settings), regels))
+            tijden[regels].append(_ingest_alleen(runtime.database(naam, settings), regels,
+                                                 naam.replace("_", "-"), doel))
         meting.ingest_rules_off_records_per_s = meting.ijw_records / min(tijden[False])
         meting.ingest_rules_on_records_per_s = meting.ijw_records / min(tijden[True])
         store.close()
