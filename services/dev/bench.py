@@ -257,11 +257,7 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
         meting.analyst_sql_ms, meting.analyst_sql_agrees = _analist(leeskant, view, regio)
         meld("baseline (c): gedeclareerd per segment in plain SQL")
         meting.money_sql_ms, meting.money_sql_agrees = _geld_analist(geldvragen, view, regio)
-        meld(f"baseline (b): the straightforward path on {baseline_events:,} events")
-        straight = runtime.nieuw(f"bench_straight_{events}", settings)
-        (meting.straightforward_save_events_per_s,
-         meting.straightforward_projection_events_per_s) = _rechttoe(straight, bestanden,
-                                                                      baseline_events)
+        # before baseline (b), which deletes the stream
         meld("ingest alone on the same stream, iJw rules off, on, on, off (the best of each)")
         tijden: dict[bool, list[float]] = {False: [], True: []}
         for i, regels in enumerate((False, True, True, False)):
@@ -270,6 +266,11 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
                                                  naam.replace("_", "-"), doel))
         meting.ingest_rules_off_records_per_s = meting.ijw_records / min(tijden[False])
         meting.ingest_rules_on_records_per_s = meting.ijw_records / min(tijden[True])
+        meld(f"baseline (b): the straightforward path on {baseline_events:,} events")
+        straight = runtime.nieuw(f"bench_straight_{events}", settings)
+        (meting.straightforward_save_events_per_s,
+         meting.straightforward_projection_events_per_s) = _rechttoe(straight, bestanden,
+                                                                      baseline_events)
         store.close()
         return meting
     finally:
