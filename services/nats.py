@@ -17,9 +17,10 @@ from pathlib import Path
 
 import nats
 from nats.errors import Error as NatsError
+from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError, ServiceUnavailableError
 
 from events.ijw import Afgewezen, lees_kop
 from services.settings import Settings
@@ -60,7 +61,31 @@ def ingest_consumer(settings: Settings) -> ConsumerConfig:
     )
 
 
+# how long creating or updating the stream may wait for a cluster to elect a new leader
+STREAM_WACHT_SECONDEN = 30.0
+
+
 async def ensure_stream(js: JetStreamContext, settings: Settings) -> None:
+    """Create the stream, or bring an existing one to this configuration.
+
+    While a cluster elects a new leader (a node died) the JetStream API does not answer or
+    says it is unavailable: try again, with backoff, for up to STREAM_WACHT_SECONDEN."""
+    loop = asyncio.get_running_loop()
+    einde, pauze = loop.time() + STREAM_WACHT_SECONDEN, 0.5
+    while True:
+        try:
+            await _maak_of_werk_bij(js, settings)
+            return
+        except (TimeoutError, NoRespondersError, ServiceUnavailableError) as error:
+            if loop.time() + pauze > einde:
+                raise
+            log.warning("JetStream did not answer for stream %s (%s); trying again in %.1f s",
+                        settings.stream, type(error).__name__, pauze)
+            await asyncio.sleep(pauze)
+            pauze = min(pauze * 2, 5.0)
+
+
+async def _maak_of_werk_bij(js: JetStreamContext, settings: Settings) -> None:
     config = stream_config(settings)
     try:
         await js.add_stream(config=config)
