@@ -259,6 +259,13 @@ class SegmentTelling:
                 **{k: getattr(self, k) for k in (*FLOW, "in_zorg", "unieke_jeugdigen")}}
 
 
+def vraag_kop(regio: str, van: date, peildatum: date, k: date | None,
+              gemeente: str | None) -> dict[str, object]:
+    """The question every figure answers, as the JSON keys of counts, costs and care."""
+    return {"region": regio, "from": van.isoformat(), "peildatum": peildatum.isoformat(),
+            "known_at": k.isoformat() if k else None, "gemeente": gemeente}
+
+
 @dataclass
 class Telling:
     """The figures for one (region, window, K, gemeente?), in the shape of `counts --format json`."""
@@ -275,11 +282,7 @@ class Telling:
 
     def als_dict(self) -> dict[str, object]:
         return {
-            "region": self.regio,
-            "from": self.van.isoformat(),
-            "peildatum": self.peildatum.isoformat(),
-            "known_at": self.k.isoformat() if self.k else None,
-            "gemeente": self.gemeente,
+            **vraag_kop(self.regio, self.van, self.peildatum, self.k, self.gemeente),
             "segments": [s.als_dict() for s in self.segmenten],
             "unmapped_toewijzingen": self.unmapped_toewijzingen,
             "totaal_unieke_jeugdigen": self.totaal_unieke_jeugdigen,

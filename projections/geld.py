@@ -54,7 +54,15 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
 
-from projections.flow import Allocatie, Sleutel, Versie, allocaties, geldende_versies, sleutel
+from projections.flow import (
+    Allocatie,
+    Sleutel,
+    Versie,
+    allocaties,
+    geldende_versies,
+    sleutel,
+    vraag_kop,
+)
 from projections.regio import Regio
 
 FREQUENTIE_PER_DAG, FREQUENTIE_PER_WEEK, FREQUENTIE_PER_MAAND, FREQUENTIE_TOTAAL = "1", "2", "4", "6"
@@ -498,13 +506,7 @@ class Kostentelling:
         """For per="segment" exactly the `costs --by segment --format json` contract. For
         another breakdown "segments" is replaced by "by" and "rows", each row its key fields
         (month "YYYY-MM"; product gemeente, categorie, code) and the segment's figure keys."""
-        kop: dict[str, object] = {
-            "region": self.regio,
-            "from": self.van.isoformat(),
-            "peildatum": self.peildatum.isoformat(),
-            "known_at": self.k.isoformat() if self.k else None,
-            "gemeente": self.gemeente,
-        }
+        kop = vraag_kop(self.regio, self.van, self.peildatum, self.k, self.gemeente)
         if self.per == "segment":
             kop["segments"] = [s.als_dict() for s in self.segmenten]
         else:

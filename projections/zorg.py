@@ -31,7 +31,15 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
-from projections.flow import Allocatie, Sleutel, Versie, allocaties, geldende_versies, sleutel
+from projections.flow import (
+    Allocatie,
+    Sleutel,
+    Versie,
+    allocaties,
+    geldende_versies,
+    sleutel,
+    vraag_kop,
+)
 from projections.regio import Regio
 
 STATUS_VERWIJDERD = "3"
@@ -214,11 +222,7 @@ class Zorgtelling:
 
     def als_dict(self) -> dict[str, object]:
         return {
-            "region": self.regio,
-            "from": self.van.isoformat(),
-            "peildatum": self.peildatum.isoformat(),
-            "known_at": self.k.isoformat() if self.k else None,
-            "gemeente": self.gemeente,
+            **vraag_kop(self.regio, self.van, self.peildatum, self.k, self.gemeente),
             "segments": [s.als_dict() for s in self.segmenten],
             "totaal": self.totaal.als_dict(),
             "warnings": self.waarschuwingen,
