@@ -315,16 +315,7 @@ def _queries(leeskant: Leeskant, view: PostgresFlowView, regio: Regio,
     projector answers every asked live question when it has caught up: the cold reader then
     finds the answer at the view's position. What that costs the projector is said apart."""
     rng = random.Random(1)  # noqa: S311 - reproducible query dates
-    with view.datastore.transaction(commit=False) as curs:
-        curs.execute("SELECT min(start) AS a, max(start) AS b FROM flow_periode")
-        row = curs.fetchone()
-    assert row is not None  # an aggregate query returns one row
-    eerste, laatste = row["a"] or date(2023, 1, 1), row["b"] or date(2023, 12, 31)
-
-    def ms(vraag: Callable[[], object]) -> float:
-        begin = time.perf_counter()
-        vraag()
-        return (time.perf_counter() - begin) * 1000
+    eerste, laatste = _bereik(view, "start", "flow_periode")
 
     def live() -> Telling:
         return leeskant.telling(regio, date(laatste.year, 1, 1), laatste, None)
@@ -337,11 +328,27 @@ def _queries(leeskant: Leeskant, view: PostgresFlowView, regio: Regio,
     for _ in range(n):
         pd = eerste + timedelta(days=rng.randint(180, max(181, (laatste - eerste).days)))
         k = pd + timedelta(days=rng.randint(0, 400))
-        historisch.append(ms(partial(leeskant.telling, regio, date(pd.year, 1, 1), pd, k)))
+        historisch.append(_ms(partial(leeskant.telling, regio, date(pd.year, 1, 1), pd, k)))
         leeskant.vergeet_tellingen()
-        koud.append(ms(live))
-        opnieuw.append(ms(live))
+        koud.append(_ms(live))
+        opnieuw.append(_ms(live))
     return _percentielen(historisch), _percentielen(opnieuw), _percentielen(koud)
+
+
+def _ms(vraag: Callable[[], object]) -> float:
+    """How long one question takes, in milliseconds."""
+    begin = time.perf_counter()
+    vraag()
+    return (time.perf_counter() - begin) * 1000
+
+
+def _bereik(view: PostgresFlowView, kolom: str, tabel: str) -> tuple[date, date]:
+    """The first and last date of a column in the store: the range the questions draw from."""
+    with view.datastore.transaction(commit=False) as curs:
+        curs.execute(f"SELECT min({kolom}) AS a, max({kolom}) AS b FROM {tabel}")  # noqa: S608
+        row = curs.fetchone()
+    assert row is not None  # an aggregate query returns one row
+    return row["a"] or date(2023, 1, 1), row["b"] or date(2023, 12, 31)
 
 
 def _geldqueries(geldvragen: Geldvragen, view: PostgresFlowView, regio: Regio,
@@ -349,16 +356,7 @@ def _geldqueries(geldvragen: Geldvragen, view: PostgresFlowView, regio: Regio,
     """The money figures per segment like the counts: historic at random peildatum and K,
     live asked again (from memory until the money view moves) and cold."""
     rng = random.Random(2)  # noqa: S311 - reproducible query dates
-    with view.datastore.transaction(commit=False) as curs:
-        curs.execute("SELECT min(begindatum) AS a, max(begindatum) AS b FROM geld_regel")
-        row = curs.fetchone()
-    assert row is not None  # an aggregate query returns one row
-    eerste, laatste = row["a"] or date(2023, 1, 1), row["b"] or date(2023, 12, 31)
-
-    def ms(vraag: Callable[[], object]) -> float:
-        begin = time.perf_counter()
-        vraag()
-        return (time.perf_counter() - begin) * 1000
+    eerste, laatste = _bereik(view, "begindatum", "geld_regel")
 
     def live() -> Kostentelling:
         return geldvragen.kostentelling(regio, date(laatste.year, 1, 1), laatste, None)
@@ -367,10 +365,10 @@ def _geldqueries(geldvragen: Geldvragen, view: PostgresFlowView, regio: Regio,
     for _ in range(n):
         pd = eerste + timedelta(days=rng.randint(180, max(181, (laatste - eerste).days)))
         k = pd + timedelta(days=rng.randint(0, 400))
-        historisch.append(ms(partial(geldvragen.kostentelling, regio, date(pd.year, 1, 1), pd, k)))
+        historisch.append(_ms(partial(geldvragen.kostentelling, regio, date(pd.year, 1, 1), pd, k)))
         geldvragen.vergeet_tellingen()
-        koud.append(ms(live))
-        opnieuw.append(ms(live))
+        koud.append(_ms(live))
+        opnieuw.append(_ms(live))
     return _percentielen(historisch), _percentielen(opnieuw), _percentielen(koud)
 
 
