@@ -5,9 +5,10 @@ Who may do what, enforced by the server:
 - `gemeente-<code>`, one per gemeente backoffice: publish only `ijw.<code>.>`.
 - `ingest`: manage the stream IJW and consume it through the durable pull consumer `ingest`;
   read single messages of the stream (`jeugdstroom rejected replay`).
-- `projector`: publish `jeugdstroom.counts.>`, own the KV bucket `jeugdstroom-counts`, and see
-  the stream's and the ingest consumer's state (`jeugdstroom status`), never its messages.
-- `subscriber-<name>`: subscribe `jeugdstroom.counts.>` and read the KV bucket; publish nothing.
+- `projector`: publish `jeugdstroom.counts.>` and `jeugdstroom.costs.>`, own the KV buckets
+  `jeugdstroom-counts` and `jeugdstroom-costs`, and see the stream's and the ingest consumer's
+  state (`jeugdstroom status`), never its messages.
+- `subscriber-<name>`: subscribe both update subjects and read both KV buckets; publish nothing.
 
 The reply inbox. A publish to JetStream is a request: the server sends the ack to the reply
 subject, by default `_INBOX.<random>`, so a publisher needs a subscribe permission for its
@@ -52,7 +53,11 @@ from projections.regio import Regio
 STREAM = "IJW"
 INGEST_DURABLE = "ingest"
 BUCKET = "jeugdstroom-counts"
+GELD_BUCKET = "jeugdstroom-costs"
+BUCKETS = (BUCKET, GELD_BUCKET)
 UPDATES = "jeugdstroom.counts.>"
+GELD_UPDATES = "jeugdstroom.costs.>"
+ALLE_UPDATES = (UPDATES, GELD_UPDATES)  # flow and money updates (services/projector/updates.py)
 ACCOUNT = "JEUGDSTROOM"
 
 INGEST = "ingest"
@@ -114,23 +119,29 @@ def ingest_gebruiker(stream: str = STREAM, durable: str = INGEST_DURABLE) -> Nat
             f"$JS.ACK.{stream}.{durable}.>",
         ),
         subscribe=(_inbox(INGEST),),
-        publish_deny=(UPDATES, "$KV.>"))
+        publish_deny=(*ALLE_UPDATES, "$KV.>"))
 
 
-def projector_gebruiker(stream: str = STREAM, durable: str = INGEST_DURABLE,
-                        bucket: str = BUCKET) -> NatsGebruiker:
+def _kv_beheren(bucket: str) -> tuple[str, ...]:
     api, kv = "$JS.API", f"KV_{bucket}"
-    return NatsGebruiker(
-        PROJECTOR, "projector",
-        f"jeugdstroom projector: publishes {UPDATES}, keeps KV bucket {bucket}",
-        publish=(
-            UPDATES, f"$KV.{bucket}.>",
-            f"{api}.INFO",
+    return (f"$KV.{bucket}.>",
             f"{api}.STREAM.CREATE.{kv}", f"{api}.STREAM.UPDATE.{kv}", *_kv_lezen(bucket),
             # kv.keys() and kv.watch() run an ordered consumer on the bucket's stream
             f"{api}.CONSUMER.CREATE.{kv}", f"{api}.CONSUMER.CREATE.{kv}.>",
             f"{api}.CONSUMER.INFO.{kv}.>", f"{api}.CONSUMER.DELETE.{kv}.>",
-            f"$JS.FC.{kv}.>",
+            f"$JS.FC.{kv}.>")
+
+
+def projector_gebruiker(stream: str = STREAM, durable: str = INGEST_DURABLE,
+                        buckets: Sequence[str] = BUCKETS) -> NatsGebruiker:
+    api = "$JS.API"
+    return NatsGebruiker(
+        PROJECTOR, "projector",
+        f"jeugdstroom projector: publishes {' and '.join(ALLE_UPDATES)}, "
+        f"keeps KV buckets {', '.join(buckets)}",
+        publish=(
+            *ALLE_UPDATES, f"{api}.INFO",
+            *(recht for bucket in buckets for recht in _kv_beheren(bucket)),
             # the state of ingest for `jeugdstroom status`, not the messages
             f"{api}.STREAM.INFO.{stream}", f"{api}.CONSUMER.INFO.{stream}.{durable}",
         ),
@@ -138,15 +149,16 @@ def projector_gebruiker(stream: str = STREAM, durable: str = INGEST_DURABLE,
         publish_deny=("ijw.>",))
 
 
-def subscriber_gebruiker(naam: str, bucket: str = BUCKET) -> NatsGebruiker:
+def subscriber_gebruiker(naam: str, buckets: Sequence[str] = BUCKETS) -> NatsGebruiker:
     if not naam or not all(c.isalnum() or c == "-" for c in naam) or not naam.isascii():
         raise ValueError(f"a subscriber name is letters, digits and '-', not {naam!r}")
     gebruiker = f"subscriber-{naam.lower()}"
     return NatsGebruiker(
-        gebruiker, "subscriber", f"reads {UPDATES} and KV bucket {bucket}",
-        publish=_kv_lezen(bucket),
-        subscribe=(UPDATES, _inbox(gebruiker)),
-        publish_deny=(UPDATES, "$KV.>", "ijw.>"))
+        gebruiker, "subscriber",
+        f"reads {' and '.join(ALLE_UPDATES)} and KV buckets {', '.join(buckets)}",
+        publish=tuple(recht for bucket in buckets for recht in _kv_lezen(bucket)),
+        subscribe=(*ALLE_UPDATES, _inbox(gebruiker)),
+        publish_deny=(*ALLE_UPDATES, "$KV.>", "ijw.>"))
 
 
 def gemeenten_van(regios: Iterable[Regio]) -> dict[str, str]:
@@ -156,11 +168,11 @@ def gemeenten_van(regios: Iterable[Regio]) -> dict[str, str]:
 
 def gebruikers(gemeenten: Mapping[str, str], subscribers: Sequence[str] = (), *,
                stream: str = STREAM, durable: str = INGEST_DURABLE,
-               bucket: str = BUCKET) -> list[NatsGebruiker]:
+               buckets: Sequence[str] = BUCKETS) -> list[NatsGebruiker]:
     """All users: one per gemeente (code -> name), ingest, projector and the subscribers."""
     lijst = [gemeente_gebruiker(code, naam) for code, naam in sorted(gemeenten.items())]
-    lijst += [ingest_gebruiker(stream, durable), projector_gebruiker(stream, durable, bucket)]
-    lijst += [subscriber_gebruiker(naam, bucket) for naam in subscribers]
+    lijst += [ingest_gebruiker(stream, durable), projector_gebruiker(stream, durable, buckets)]
+    lijst += [subscriber_gebruiker(naam, buckets) for naam in subscribers]
     namen = [g.naam for g in lijst]
     dubbel = sorted({n for n in namen if namen.count(n) > 1})
     if dubbel:
@@ -233,7 +245,7 @@ def server_config(lijst: Sequence[NatsGebruiker], hashes: Mapping[str, str],
             "",
         ]
     regels += [
-        "# One account: the stream IJW and the KV bucket live in it. Every user has an allow-list;",
+        "# One account: the stream IJW and the KV buckets live in it. Every user has an allow-list;",
         "# each subscribes only below its own reply inbox _INBOX_<user> (clients set inbox_prefix).",
         "accounts {",
         f"  {ACCOUNT}: {{",

@@ -9,8 +9,6 @@ credentials files and never printed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import importlib
 import shutil
 import socket
 import subprocess
@@ -31,10 +29,13 @@ from nats.js.errors import NoKeysError
 from projections.regio import laad_regios
 from services.toegang.nats_accounts import (
     BUCKET,
+    GELD_BUCKET,
+    GELD_UPDATES,
     INGEST,
     INGEST_DURABLE,
     PROJECTOR,
     STREAM,
+    UPDATES,
     ServerOpties,
     gemeenten_van,
     inbox_prefix,
@@ -355,6 +356,51 @@ def test_the_projector_keeps_the_kv_bucket_and_publishes_updates(server):
     run(scenario())
 
 
+def test_the_money_updates_flow_from_the_projector_to_a_subscriber(server):
+    """The money side (issue 11) publishes `jeugdstroom.costs.>` and keeps the KV bucket
+    `jeugdstroom-costs` beside the counts; before the configuration granted them, the
+    projector's money updates were refused (a warning per update) and nobody received them."""
+
+    async def scenario():
+        ingest = await maak_stream(server)
+        abonnee = await verbind(server, ABONNEE)
+        ontvangen: list[str] = []
+
+        async def noteer(msg) -> None:
+            ontvangen.append(msg.subject)
+
+        await abonnee.nc.subscribe("jeugdstroom.costs.>", cb=noteer)
+        await abonnee.nc.flush()
+
+        broker = await projector_broker(server)
+        try:
+            kv = await broker.key_value(GELD_BUCKET, history=1)
+            await kv.put("zuid-limburg.totaal", b'{"figures": {"gedeclareerd": 100}}')
+            await broker.publish(b'{"figures": {"gedeclareerd": 100}}',
+                                 subject="jeugdstroom.costs.zuid-limburg.totaal")
+        finally:
+            await broker.stop()
+
+        kv_lezer = await abonnee.nc.jetstream().key_value(GELD_BUCKET)
+        assert (await kv_lezer.get("zuid-limburg.totaal")).value == \
+            b'{"figures": {"gedeclareerd": 100}}'
+        with pytest.raises(NatsTimeout):
+            await kv_lezer.put("zuid-limburg.totaal", b"forged")
+        await abonnee.geweigerd("publish", f"$KV.{GELD_BUCKET}.zuid-limburg.totaal")
+        await abonnee.nc.publish("jeugdstroom.costs.zuid-limburg.totaal", b"{}")
+        await abonnee.geweigerd("publish", "jeugdstroom.costs.zuid-limburg.totaal")
+
+        deadline = asyncio.get_running_loop().time() + 3
+        while not ontvangen and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+        assert ontvangen == ["jeugdstroom.costs.zuid-limburg.totaal"]  # the forged one: nobody
+        await abonnee.nc.close()
+        await ingest.nc.close()
+
+    run(scenario())
+
+
 def test_the_projector_may_not_publish_ijw_messages(server):
     async def scenario():
         ingest = await maak_stream(server)
@@ -465,7 +511,7 @@ def test_the_deploy_example_is_valid_and_has_no_plaintext_passwords(tmp_path):
                     for regel in tekst.splitlines() if "password:" in regel]
     assert wachtwoorden and all(w.startswith("$2") for w in wachtwoorden)
     assert '"_INBOX.>"' not in tekst and "tls {" in tekst
-    assert f'"$KV.{BUCKET}.>"' in tekst
+    assert f'"$KV.{BUCKET}.>"' in tekst and f'"$KV.{GELD_BUCKET}.>"' in tekst
 
     cert, key = _zelf_ondertekend(tmp_path)
     kopie = tmp_path / "nats-server.conf"
@@ -483,8 +529,7 @@ def test_the_names_match_the_services():
 
     settings = Settings()
     assert (settings.stream, settings.ingest_durable, SUBJECTS) == (STREAM, INGEST_DURABLE, "ijw.>")
-    for module in ("services.projector.updates", "services.updates"):  # services/ is being moved
-        with contextlib.suppress(ModuleNotFoundError):
-            assert importlib.import_module(module).BUCKET == BUCKET
-            return
-    pytest.fail("the module with the updates' KV bucket name was not found")
+    from services.projector import updates
+    assert (updates.BUCKET, updates.GELD_BUCKET) == (BUCKET, GELD_BUCKET)
+    assert updates.SUBJECT.split(".")[:2] == UPDATES.split(".")[:2]
+    assert updates.GELD_SUBJECT.split(".")[:2] == GELD_UPDATES.split(".")[:2]
