@@ -11,6 +11,9 @@ from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from events.ijw import BerichtKop, Bsn, Product, Startbericht, StartProduct, Stopbericht, StopProduct
@@ -26,6 +29,7 @@ from services.projector.runner import eventlog
 from services.toegang.tokens import maak_token
 from tests.integration.handmade import BSN, HISTORY, MAASTRICHT, MEERSSEN
 from tests.integration.helpers import cli_env, ingest_until_caught_up, publish
+from tests.integration.test_api import DATES, VALUES
 
 pytestmark = pytest.mark.integration
 
@@ -135,12 +139,16 @@ def test_a_rebuild_gives_the_same_care_figures(projector):
             for k in (date(2023, 6, 1), None)] == voor
 
 
-def test_api_care_json_csv_replay_and_openapi(settings, projector):
+@pytest.fixture
+def client(settings, projector) -> TestClient:
     regios = bootstrap.regios(settings)
     zorg = zorg_router(bootstrap.zorgvragen(projector),
                        lambda: eventlog(projector.store, ZORG_TOPICS), regios)
-    client = TestClient(maak_api(bootstrap.leeskant(projector), lambda: eventlog(projector.store),
-                                 regios, toegang=Toegang.zonder_controle(regios), zorg=zorg))
+    return TestClient(maak_api(bootstrap.leeskant(projector), lambda: eventlog(projector.store),
+                               regios, toegang=Toegang.zonder_controle(regios), zorg=zorg))
+
+
+def test_api_care_json_csv_replay_and_openapi(client):
     data = client.get(f"/api/care?{Q}&known_at=2023-12-31").json()
     assert set(data) == {"region", "from", "peildatum", "known_at", "gemeente", "segments",
                          "totaal", "warnings"}
@@ -189,3 +197,21 @@ def test_the_cli_care_and_replay_cover_care(settings, projector):
                                       "2023-12-31", "--known-at", "2024-01-05"], env=env)
     assert replay.exit_code == 0, replay.output
     assert "care replay agrees with the projection" in replay.output
+
+
+def test_no_500_for_any_care_parameters(client):
+    document = client.get("/openapi.json").json()
+    routes = [(path, [p["name"] for p in op["get"].get("parameters", [])])
+              for path, op in document["paths"].items() if path.startswith("/api/care")]
+    waarden = {**VALUES, "format": st.sampled_from(["json", "csv", "xlsx"])}
+
+    @given(st.sampled_from(routes), st.data())
+    @hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    def run(route, data):
+        path, names = route
+        params = [(name, waarde) for name in names if data.draw(st.booleans())
+                  if (waarde := data.draw(waarden.get(name, DATES))) is not None]
+        response = client.get(path, params=params)
+        assert response.status_code < 500, (path, params, response.text[:300])
+
+    run()
