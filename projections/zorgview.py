@@ -8,9 +8,9 @@ stores what the care rules (`projections.zorg`) need, bitemporally, so that any
 - per toewijzing, the knowledge-time periods [bekend_vanaf, bekend_tot) of its counting
   version (`Zorgperiode`; a deletion leaves a gap, as in the flow and money views);
 - per start (gemeente, ToewijzingNummer, Begindatum) the knowledge-time periods in which it
-  is in force: a StatusAanlevering 3 known later closes its period, a start sent again
-  after it opens a new one (`Meldingperiode`);
-- per stop (... , Einddatum) likewise, with its RedenBeeindiging.
+  is in force (`Startperiode`): a StatusAanlevering 3 known later closes its period, a start
+  sent again after it opens a new one;
+- per stop (... , Einddatum) likewise, with its RedenBeeindiging (`Stopperiode`).
 
 The periods are decided by the rules themselves (`flow.geldende_versies`,
 `zorg.geldende_meldingen`) once per Dagtekening of the record's messages, so the view answers
