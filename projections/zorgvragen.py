@@ -5,8 +5,10 @@ Replay computes the same from the event log alone.
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import date
 
@@ -15,26 +17,42 @@ from projections.zorg import Zorgtelling, bereken_zorg
 from projections.zorgprojectie import zorg_uit_eventlog
 from projections.zorgview import ZorgView
 
+TELLINGEN_IN_GEHEUGEN = 64
+
 ZORGVELDEN = ("toegewezen_niet_gestart", "gestart", "tijd_tot_start_mediaan",
               "tijd_tot_start_p90", "stops", "tijdelijke_stops")
 
 
 class Zorgvragen:
-    """The care figures from a care view, for every reader."""
+    """The care figures from a care view, for every reader.
+
+    The same question asked again before the view moved (and on the same day: "now" depends
+    on it) is answered from memory, as the money questions are: a year of a region is a few
+    thousand toewijzingen to place in segments (~0.3 s), and the dashboard asks it on every
+    page."""
 
     def __init__(self, view: ZorgView) -> None:
         self.view = view
+        self._tellingen: OrderedDict[tuple[object, ...], Zorgtelling] = OrderedDict()
 
     def zorgtelling(self, regio: Regio, van: date, peildatum: date, bekend_op: date | None,
                     gemeente: str | None = None) -> Zorgtelling:
         """The care figures for a window as known at a date; None means now."""
         if peildatum < van:
             raise ValueError(f"peildatum {peildatum} lies before from {van}")
+        sleutel = (regio.id, van, peildatum, bekend_op, gemeente, date.today(), self.view.positie())
+        if sleutel in self._tellingen:
+            self._tellingen.move_to_end(sleutel)
+            return copy.deepcopy(self._tellingen[sleutel])
         k = bekend_op or date.today()
         g = self.view.gegevens_op([gemeente] if gemeente else regio.gemeenten, k, van, peildatum,
                                   regio.start_termijn)
-        return bereken_zorg(g.versies, g.starts, regio, van, peildatum, k, gemeente,
-                            stops=g.stops, k_getoond=bekend_op)
+        telling = bereken_zorg(g.versies, g.starts, regio, van, peildatum, k, gemeente,
+                               stops=g.stops, k_getoond=bekend_op)
+        self._tellingen[sleutel] = copy.deepcopy(telling)
+        if len(self._tellingen) > TELLINGEN_IN_GEHEUGEN:
+            self._tellingen.popitem(last=False)
+        return telling
 
 
 def replay_zorg(events: Iterable[object], regio: Regio, van: date, peildatum: date,

@@ -162,3 +162,19 @@ def test_a_page_already_projected_is_refused():
     projectie.projecteer(events[:2], 2)
     with pytest.raises(ValueError, match="already projected"):
         projectie.projecteer(events[:2], 2)
+
+
+def test_a_question_asked_again_is_answered_from_memory_until_the_view_moves():
+    events = list(enumerate(_eventlog(), start=1))
+    view = InMemoryZorgView()
+    projectie = ZorgProjectie(view)
+    projectie.projecteer(events[:-6], events[-7][0])
+    vragen = Zorgvragen(view)
+    van, peildatum = date(2023, 1, 1), date(2023, 12, 31)
+    eerst = vragen.zorgtelling(REGIO, van, peildatum, None)
+    eerst.segmenten.clear()  # a reader changing its copy changes nothing stored
+    voor = vragen.zorgtelling(REGIO, van, peildatum, None).als_dict()
+    assert voor["segments"]
+    projectie.projecteer(events[-6:], events[-1][0])
+    na = vragen.zorgtelling(REGIO, van, peildatum, None).als_dict()
+    assert na != voor and na == replay_zorg(_eventlog(), REGIO, van, peildatum, None).als_dict()
