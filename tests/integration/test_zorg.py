@@ -165,6 +165,11 @@ def test_api_care_json_csv_replay_and_openapi(client):
     pagina = client.get("/?regio=zuid-limburg&peildatum=2023-12-31&bekend_op=2023-12-31").text
     assert 'id="zorg-segmenten"' in pagina
     assert 'data-segment="wonen" data-veld="tijd_tot_start_p90">24<' in pagina
+    assert 'data-segment="wonen" data-veld="toegewezen_niet_gestart">1<' in pagina  # D
+    meerssen = client.get(f"/?regio=zuid-limburg&peildatum=2023-12-31&bekend_op=2023-12-31"
+                          f"&gemeente={MEERSSEN}").text  # a gemeente's page: its own care
+    assert 'data-segment="wonen" data-veld="toegewezen_niet_gestart">0<' in meerssen
+    assert 'data-segment="ambulant" data-veld="toegewezen_niet_gestart">1<' in meerssen  # C
 
 
 def test_care_is_read_in_full_only(settings, projector):
