@@ -19,6 +19,11 @@ These figures never change the flow figures. Where DOMAIN.md is silent this modu
   even count, so it may end in .5); the 90th percentile is the nearest-rank value
   (the ceil(0.9 n)-th smallest), a whole number of days. None (n.v.t.) without starts.
 - The totaal takes every toewijzing in a segment (unmapped ones are in no figure).
+- stops: the StopProducts in force at K whose Einddatum lies in the window, of toewijzingen in
+  a segment at K; tijdelijke_stops: of which RedenBeeindiging 20. Records, not toewijzingen:
+  a toewijzing stopped for a while and then for good counts twice, once as tijdelijk. A stop
+  does not end the allocation for toegewezen, niet gestart (the spec reads the counting
+  version's Einddatum, and a stop says nothing about whether care started).
 """
 
 from __future__ import annotations
@@ -173,6 +178,8 @@ class Zorgcijfers:
     gestart: int = 0  # toewijzingen whose first start lies in the window
     tijd_tot_start_mediaan: Decimal | None = None  # days
     tijd_tot_start_p90: int | None = None  # days
+    stops: int = 0  # StopProducts in force at K with their Einddatum in the window
+    tijdelijke_stops: int = 0  # of which RedenBeeindiging 20
 
     def als_dict(self) -> dict[str, object]:
         return {
@@ -181,22 +188,30 @@ class Zorgcijfers:
             "tijd_tot_start_mediaan": (float(self.tijd_tot_start_mediaan)
                                        if self.tijd_tot_start_mediaan is not None else None),
             "tijd_tot_start_p90": self.tijd_tot_start_p90,
+            "stops": self.stops,
+            "tijdelijke_stops": self.tijdelijke_stops,
         }
 
 
 def zorgcijfers(
     allocaties_: Iterable[Allocatie], eerste: dict[Sleutel, date], van: date, peildatum: date,
-    k: date, start_termijn: int,
+    k: date, start_termijn: int, stops: dict[Sleutel, list[Stop]] | None = None,
 ) -> Zorgcijfers:
+    """The figures of one segment (or the total); `stops`: the stops in force at K in the
+    window, per toewijzing."""
     referentie = min(k, peildatum)
-    niet_gestart = 0
+    niet_gestart = aantal_stops = tijdelijk = 0
     dagen: list[int] = []
     for a in allocaties_:
         start = eerste.get(a.sleutel)
         niet_gestart += is_niet_gestart(a, start, referentie, start_termijn)
         if start is not None and van <= start <= peildatum:
             dagen.append(tijd_tot_start(a, start))
-    return Zorgcijfers(niet_gestart, len(dagen), mediaan(dagen), percentiel(dagen, 90))
+        for stop in (stops or {}).get(a.sleutel, ()):
+            aantal_stops += 1
+            tijdelijk += stop.is_tijdelijk
+    return Zorgcijfers(niet_gestart, len(dagen), mediaan(dagen), percentiel(dagen, 90),
+                       aantal_stops, tijdelijk)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,14 +253,20 @@ def bereken_zorg(
     k: date,
     gemeente: str | None = None,
     *,
+    stops: Iterable[Stop] = (),
     k_getoond: date | None = None,
 ) -> Zorgtelling:
-    """Toegewezen niet gestart and tijd tot start per segment and in total, as known at K."""
+    """Toegewezen niet gestart, tijd tot start and stops per segment and in total, as known
+    at K."""
     if peildatum < van:
         raise ValueError(f"peildatum {peildatum} lies before from {van}")
     alle = [a for a in allocaties(geldende_versies(versies, k).values(), regio)
             if a.segment is not None and (gemeente is None or a.gemeentecode == gemeente)]
     eerste = eerste_starts(starts, k)
+    in_venster: dict[Sleutel, list[Stop]] = defaultdict(list)
+    for stop in geldende_meldingen(stops, k):
+        if van <= stop.einddatum <= peildatum:
+            in_venster[stop.toewijzing].append(stop)
     per_segment: dict[str, list[Allocatie]] = defaultdict(list)
     for a in alle:
         per_segment[a.segment or ""].append(a)
@@ -253,8 +274,8 @@ def bereken_zorg(
     return Zorgtelling(
         regio=regio.id, van=van, peildatum=peildatum, k=k_getoond, gemeente=gemeente,
         segmenten=[Segmentzorg(s.id, s.naam, zorgcijfers(per_segment[s.id], eerste, van, peildatum,
-                                                          k, regio.start_termijn))
+                                                          k, regio.start_termijn, in_venster))
                    for s in regio.segmenten],
         totaal=zorgcijfers([a for a in alle if a.segment in bekend], eerste, van, peildatum, k,
-                           regio.start_termijn),
+                           regio.start_termijn, in_venster),
     )

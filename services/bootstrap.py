@@ -23,9 +23,12 @@ from projections.geldvragen import Geldvragen
 from projections.kwaliteitvragen import Kwaliteitsvragen
 from projections.postgres import PostgresFlowView
 from projections.postgres_geld import PostgresGeldView
+from projections.postgres_zorg import PostgresZorgView
 from projections.projectie import GELD_TOPICS, FlowProjectie, GeldProjectie
 from projections.regio import Regio, laad_regios
 from projections.vragen import Leeskant
+from projections.zorgprojectie import ZORG_TOPICS, ZorgProjectie
+from projections.zorgvragen import Zorgvragen
 from services.eventstore.postgres import (
     APPLICATION_NAME,
     AndereStream,
@@ -130,16 +133,30 @@ def geld_view(store: Gebeurtenissen) -> PostgresGeldView:
     return view
 
 
+def zorg_view(store: Gebeurtenissen) -> PostgresZorgView:
+    """The care view, in the event store's database (its own tables and tracking table)."""
+    view = PostgresZorgView(store.ingest_recorder.datastore, application_name=APPLICATION_NAME,
+                            tracking_table_name="zorg_tracking")
+    bij_gelijktijdige_start(view.create_table)
+    return view
+
+
 def projector(settings: Settings, database_url: str, extra: list[Path] | None = None) -> Projector:
     store = event_store(database_url)
     return Projector(store, FlowProjectie(flow_view(store), list(regios(settings, extra).values())),
-                     GeldProjectie(geld_view(store)))
+                     GeldProjectie(geld_view(store)), zorg=ZorgProjectie(zorg_view(store)))
 
 
 def geldvragen(projector: Projector) -> Geldvragen:
     """The money questions over the projector's money view."""
     assert projector.geld is not None
     return Geldvragen(projector.geld.view)
+
+
+def zorgvragen(projector: Projector) -> Zorgvragen:
+    """The care questions over the projector's care view."""
+    assert projector.zorg is not None
+    return Zorgvragen(projector.zorg.view)
 
 
 def kwaliteitsvragen(store: Gebeurtenissen) -> Kwaliteitsvragen:
@@ -159,11 +176,13 @@ class Leeszijde:
     flow_eventlog: Callable[[], Iterable[object]]
     geld_eventlog: Callable[[], Iterable[object]]
     achter: Callable[[], int]
+    zorgvragen: Zorgvragen
+    zorg_eventlog: Callable[[], Iterable[object]]
 
 
 def leeszijde(database_url: str) -> Leeszijde:
     store = event_store(database_url)
-    flow, geld = flow_view(store), geld_view(store)
+    flow, geld, zorg = flow_view(store), geld_view(store), zorg_view(store)
 
     def laatste() -> int:
         return store.recorder.max_notification_id() or 0
@@ -171,7 +190,8 @@ def leeszijde(database_url: str) -> Leeszijde:
     return Leeszijde(
         store, Leeskant(flow, laatste=laatste), Geldvragen(geld), lambda: eventlog(store),
         lambda: eventlog(store, GELD_TOPICS),
-        lambda: laatste() - min(flow.positie(), geld.positie()))
+        lambda: laatste() - min(flow.positie(), geld.positie(), zorg.positie()),
+        Zorgvragen(zorg), lambda: eventlog(store, ZORG_TOPICS))
 
 
 def leeskant(projector: Projector) -> Leeskant:
@@ -192,6 +212,7 @@ def api(settings: Settings, database_url: str, extra: list[Path] | None = None, 
     from services.http.api import maak_api  # FastAPI takes ~0.3 s to import: only `serve` needs it
     from services.http.geld import geld_router
     from services.http.kwaliteit import kwaliteit_router
+    from services.http.zorg import zorg_router
 
     store = event_store(database_url)
     alle = regios(settings, extra)
@@ -200,7 +221,9 @@ def api(settings: Settings, database_url: str, extra: list[Path] | None = None, 
                     lambda: eventlog(store), alle, toegang=toegang,
                     geld=geld_router(Geldvragen(geld_view(store)),
                                      lambda: eventlog(store, GELD_TOPICS), alle),
-                    kwaliteit=kwaliteit_router(kwaliteitsvragen(store).rapport, alle))
+                    kwaliteit=kwaliteit_router(kwaliteitsvragen(store).rapport, alle),
+                    zorg=zorg_router(Zorgvragen(zorg_view(store)),
+                                     lambda: eventlog(store, ZORG_TOPICS), alle))
 
 
 def api_voor_werker() -> FastAPI:

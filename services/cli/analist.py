@@ -17,6 +17,8 @@ from projections.geld import Kostentelling, Per
 from projections.geldvragen import replay_geld
 from projections.vragen import VELDEN, label, uitvoer_diff, uitvoer_telling
 from projections.vragen import replay as replay_telling
+from projections.zorg import Zorgtelling
+from projections.zorgvragen import ZORGVELDEN, als_csv_zorg, replay_zorg, zorgrijen
 from services.cli.basis import (
     _KOP,
     DateOpt,
@@ -80,10 +82,10 @@ def replay(
         "--format", help="table (leesbaar), json of csv")] = Formaat.table,
     region_config: RegionConfigOpt = None,
 ) -> None:
-    """Recompute the flow and the money figures from the event log alone and compare them
-    with the projections.
+    """Recompute the flow, the money and the care figures from the event log alone and compare
+    them with the projections.
 
-    Exit status 1 when either differs.
+    Exit status 1 when any differs.
     Example: jeugdstroom replay --region zuid-limburg --peildatum 2023-12-31 --known-at 2024-03-30"""
     settings, regio, start, pd = _vraag(region, peildatum, van, gemeente, region_config)
     gemeente = _gemeente(regio, gemeente)
@@ -96,17 +98,23 @@ def replay(
     geld_opnieuw = replay_geld(lezen.geld_eventlog(), regio, start, pd, k, gemeente)
     geld_gelijk = geld_opnieuw.als_dict() == lezen.geldvragen.kostentelling(
         regio, start, pd, k, gemeente).als_dict()
+    zorg_opnieuw = replay_zorg(lezen.zorg_eventlog(), regio, start, pd, k, gemeente)
+    zorg_gelijk = zorg_opnieuw.als_dict() == lezen.zorgvragen.zorgtelling(
+        regio, start, pd, k, gemeente).als_dict()
     if formaat is Formaat.table:
         _toon_geld(geld_opnieuw, "money replay from the event log: "
                    + _titel(regio, start, pd, k, gemeente))
-    for naam, gelijk, vergelijk in (("flow", flow_gelijk, "counts"), ("money", geld_gelijk, "costs")):
+        _toon_zorg(zorg_opnieuw, "care replay from the event log: "
+                   + _titel(regio, start, pd, k, gemeente))
+    for naam, gelijk, vergelijk in (("flow", flow_gelijk, "counts"), ("money", geld_gelijk, "costs"),
+                                    ("care", zorg_gelijk, "care")):
         if not gelijk:
             err.print(f"[red]the {naam} replay DIFFERS from the projection[/red]: compare with "
                       f"`jeugdstroom {vergelijk}` using the same options; rebuild with "
                       "`jeugdstroom project --rebuild`")
         else:
             err.print(f"{naam} replay agrees with the projection")
-    if not (flow_gelijk and geld_gelijk):
+    if not (flow_gelijk and geld_gelijk and zorg_gelijk):
         raise typer.Exit(1)
 
 
@@ -298,3 +306,47 @@ def _euro(kolom: str, waarde: object) -> str:
         return str(waarde)
     assert isinstance(waarde, int)
     return f"{waarde / 100:,.2f}"
+
+
+@app.command()
+def care(
+    region: RegionOpt,
+    peildatum: DateOpt,
+    van: FromOpt = None,
+    known_at: KnownAtOpt = None,
+    gemeente: GemeenteOpt = None,
+    formaat: Annotated[Formaat, typer.Option("--format", help="table, json or csv")] = Formaat.table,
+    region_config: RegionConfigOpt = None,
+) -> None:
+    """Actual care per segment (JW305 start, JW307 stop; DOMAIN.md, Actual care): toegewezen
+    niet gestart, tijd tot start (median, p90 in days), starts and stops in the window from..peildatum, as
+    known at a date (default: now).
+
+    Read from the care projection (`jeugdstroom replay` recomputes them from the event log
+    and compares).
+    Example: jeugdstroom care --region zuid-limburg --peildatum 2023-12-31 --known-at 2024-03-30"""
+    settings, regio, start, pd = _vraag(region, peildatum, van, gemeente, region_config)
+    gemeente = _gemeente(regio, gemeente)
+    k = known_at.date() if known_at else None
+    lezen = _leeszijde(settings)
+    telling = lezen.zorgvragen.zorgtelling(regio, start, pd, k, gemeente)
+    if formaat is Formaat.json:
+        console.print_json(json.dumps(telling.als_dict()))
+    elif formaat is Formaat.csv:
+        sys.stdout.write(als_csv_zorg(telling))
+    else:
+        _toon_zorg(telling, "zorg: " + _titel(regio, start, pd, k, gemeente))
+
+
+def _toon_zorg(telling: Zorgtelling, titel: str) -> None:
+    """The care table (days for tijd tot start; n.v.t. without a start in the window)."""
+    table = Table(title=titel, title_justify="left")
+    table.add_column("segment")
+    for kolom in ZORGVELDEN:
+        table.add_column(kolom.replace("_", " "), justify="right")
+    for rij in zorgrijen(telling):
+        table.add_row(str(rij["segment"]), *("n.v.t." if rij[k] is None else str(rij[k])
+                                             for k in ZORGVELDEN))
+    console.print(table)
+    for waarschuwing in telling.waarschuwingen:
+        err.print(f"[yellow]warning:[/yellow] {escape(waarschuwing)}")

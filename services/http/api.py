@@ -57,6 +57,7 @@ from services.http.toegang import (
     zichtbaar,
 )
 from services.http.xlsx import XLSX, als_xlsx
+from services.http.zorg import ZorgApi, zorg_sectie
 from services.toegang.rollen import Vraag
 
 
@@ -227,7 +228,8 @@ denial are written to the audit log (`jeugdstroom audit`)."""
 
 def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
              regios: dict[str, Regio], *, toegang: Toegang, geld: GeldApi | None = None,
-             duur_limiet: int = DUUR_LIMIET, kwaliteit: KwaliteitApi | None = None) -> FastAPI:
+             duur_limiet: int = DUUR_LIMIET, kwaliteit: KwaliteitApi | None = None,
+             zorg: ZorgApi | None = None) -> FastAPI:
     """The API over the flow view's questions; `eventlog` gives the events `replay` reads,
     `toegang` who may read what (`Toegang.zonder_controle` only for `--insecure-no-auth` and
     tests about the figures), `duur_limiet` how many replays and diffs run at once
@@ -260,6 +262,8 @@ def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
         api.include_router(geld.router, dependencies=[Depends(vereis_volledig)])
     if kwaliteit is not None:  # findings have no suppressed form either
         api.include_router(kwaliteit.router, dependencies=[Depends(vereis_volledig)])
+    if zorg is not None:  # care neither (services/http/zorg.py says why)
+        api.include_router(zorg.router, dependencies=[Depends(vereis_volledig)])
 
     @api.exception_handler(OngeldigeVraag)
     async def ongeldig(_: Request, error: OngeldigeVraag) -> JSONResponse:
@@ -444,7 +448,8 @@ def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
         # the page's own parameters (gemeente, van, toen, ...) are read by the page itself
         html, status = dashboard.pagina(
             leeskant, regios, {**vraag, "regio": regio},
-            geld=None if geld is None else partial(geld_sectie, geld.geldvragen))
+            geld=None if geld is None else partial(geld_sectie, geld.geldvragen),
+            zorg=None if zorg is None else partial(zorg_sectie, zorg.zorgvragen))
         return HTMLResponse(html, status_code=status)
 
     return api

@@ -116,12 +116,14 @@ class Vraag:
 
 
 GeldSectie = Callable[[Regio, date, date, date | None], str]
+ZorgSectie = Callable[[Regio, date, date, date | None, str | None], str]
 
 
 def pagina(leeskant: Leeskant, regios: dict[str, Regio], params: Mapping[str, str],
-           geld: GeldSectie | None = None) -> tuple[str, int]:
+           geld: GeldSectie | None = None, zorg: ZorgSectie | None = None) -> tuple[str, int]:
     """The page and its HTTP status: 400 with the form and the problem for a wrong question.
-    `geld` renders the money section of the region (services/http/geld.py), when there is one."""
+    `geld` renders the money section of the region (services/http/geld.py), `zorg` the care
+    section of the region or gemeente (services/http/zorg.py), when there is one."""
     regio_id = params.get("regio") or ("zuid-limburg" if "zuid-limburg" in regios else sorted(regios)[0])
     try:
         vraag = _vraag(leeskant, regios, regio_id, params)
@@ -129,7 +131,7 @@ def pagina(leeskant: Leeskant, regios: dict[str, Regio], params: Mapping[str, st
         regio = regios.get(regio_id) or regios[sorted(regios)[0]]
         return _html(_formulier(regios, regio, params)
                      + f'<p class="fout" role="alert">{escape(str(fout))}</p>'), 400
-    return _html(_inhoud(leeskant, regios, vraag, geld)), 200
+    return _html(_inhoud(leeskant, regios, vraag, geld, zorg)), 200
 
 
 def _vraag(leeskant: Leeskant, regios: dict[str, Regio], regio_id: str,
@@ -160,7 +162,8 @@ def _html(body: str) -> str:
             f'en uitstroom in de jeugdhulp</h1>{body}<script>{SORTEER}</script></body></html>')
 
 
-def _inhoud(leeskant: Leeskant, regios: dict[str, Regio], v: Vraag, geld: GeldSectie | None) -> str:
+def _inhoud(leeskant: Leeskant, regios: dict[str, Regio], v: Vraag, geld: GeldSectie | None,
+            zorg: ZorgSectie | None = None) -> str:
     regio, pd, k = v.regio, v.peildatum, v.bekend_op
     telling = leeskant.telling(regio, v.van, pd, k, v.gemeente)
     vorig = leeskant.telling(regio, _jaar_eerder(v.van), _jaar_eerder(pd), k, v.gemeente)
@@ -199,6 +202,7 @@ def _inhoud(leeskant: Leeskant, regios: dict[str, Regio], v: Vraag, geld: GeldSe
         _uitvoer(v, "/api/counts", "de tabel", publicatie=True),
         "<h2>Zorgduur per segment</h2>",
         _zorgduur(regio, duur),
+        "" if zorg is None else f'<div class="tabelvak">{zorg(regio, v.van, pd, k, v.gemeente)}</div>',
         f"<h2>Trend per segment: totale instroom en uitstroom per maand, "
         f"{eerste.strftime('%Y-%m')} t/m {pd.strftime('%Y-%m')}</h2>",
         '<div class="grafieken" id="trend">',

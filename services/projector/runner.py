@@ -17,6 +17,7 @@ from psycopg.sql import SQL, Identifier
 from projections.projectie import TOPICS, FlowProjectie, GeldProjectie
 from projections.view import telling_als_rij
 from projections.vragen import tel_op
+from projections.zorgprojectie import ZorgProjectie
 from services.eventstore.postgres import Gebeurtenissen
 
 WACHT_OP_NIEUWS = 1.0  # seconds between checks when no NOTIFY arrives (a new day, a stop)
@@ -30,16 +31,20 @@ class Projector:
     flow view; `positie` is the lower of the two (everything up to it is in both)."""
 
     def __init__(self, store: Gebeurtenissen, projectie: FlowProjectie,
-                 geld: GeldProjectie | None = None, *, pagina: int = 5000) -> None:
+                 geld: GeldProjectie | None = None, *, pagina: int = 5000,
+                 zorg: ZorgProjectie | None = None) -> None:
         self.store = store
         self.projectie = projectie
         self.geld = geld
+        self.zorg = zorg  # the care view: a third projection, same discipline
         self.pagina = pagina
 
     def positie(self) -> int:
         posities = [self.projectie.view.positie()]
         if self.geld is not None:
             posities.append(self.geld.view.positie())
+        if self.zorg is not None:
+            posities.append(self.zorg.view.positie())
         return min(posities)
 
     def laatste(self) -> int:
@@ -55,9 +60,11 @@ class Projector:
         verwerkt = self._stap(self.projectie, TOPICS, laatste)
         if self.geld is not None:
             verwerkt += self._stap(self.geld, self.geld.topics, laatste)
+        if self.zorg is not None:
+            verwerkt += self._stap(self.zorg, self.zorg.topics, laatste)
         return verwerkt
 
-    def _stap(self, projectie: FlowProjectie | GeldProjectie, topics: Sequence[str],
+    def _stap(self, projectie: FlowProjectie | GeldProjectie | ZorgProjectie, topics: Sequence[str],
               laatste: int) -> int:
         start = projectie.view.positie() + 1
         if start > laatste:
@@ -113,6 +120,8 @@ class Projector:
         self.projectie.view.wis()
         if self.geld is not None:
             self.geld.view.wis()
+        if self.zorg is not None:
+            self.zorg.view.wis()
 
 
 def ververs_live(projectie: FlowProjectie) -> int:

@@ -13,6 +13,8 @@ from projections.flow import classificeer_op, tel
 from projections.geld import bereken
 from projections.projectie import GELD_TOPICS, geld_uit_eventlog, uit_eventlog
 from projections.vragen import replay
+from projections.zorg import bereken_zorg
+from projections.zorgprojectie import ZORG_TOPICS, zorg_uit_eventlog
 from services import bootstrap
 from services.cli import app
 from services.projector.runner import eventlog
@@ -58,17 +60,36 @@ def test_demo_and_replay_agree_for_every_year_end_and_knowledge_time(settings, t
     assert checked == 6
     assert "geld (euro) 2023-01-01 t/m 2023-12-31: bekend op 2024-03-30 en nu" in result.stdout
     _money_projection_equals_the_replay(projector, regio)
+    _care_projection_equals_the_replay(projector, regio)
     _costs_follow_the_contract(env)
     replayed = CliRunner().invoke(app, ["replay", "--region", "zuid-limburg", "--peildatum",
                                         "2023-12-31", "--known-at", "2024-03-30"], env=env)
     assert replayed.exit_code == 0, replayed.output
     assert "flow replay agrees" in replayed.output and "money replay agrees" in replayed.output
+    assert "care replay agrees" in replayed.output
     diff = CliRunner().invoke(app, ["diff", "--region", "zuid-limburg", "--peildatum", "2023-12-31",
                                     "--known-at", "2024-03-30", "--known-at", date.today().isoformat(),
                                     "--money"], env=env)
     assert diff.exit_code == 0, diff.output
     assert "declaration lines behind the difference" in diff.stdout
     projector.store.close()
+
+
+def _care_projection_equals_the_replay(projector, regio) -> None:
+    """The care projection gives exactly what the care rules give on the whole event log, at
+    K = peildatum, +90 days and now, for the region and a gemeente, on simulated JW305/JW307."""
+    versies, starts, stops = zorg_uit_eventlog(eventlog(projector.store, ZORG_TOPICS))
+    assert starts and stops  # the simulator starts and stops care
+    zorgvragen = bootstrap.zorgvragen(projector)
+    for jaar in (2022, 2023):
+        van, peildatum = date(jaar, 1, 1), date(jaar, 12, 31)
+        for k in (peildatum, peildatum + timedelta(days=90), None):
+            for gemeente in (None, "0935"):
+                opnieuw = bereken_zorg(versies, starts, regio, van, peildatum, k or date.today(),
+                                       gemeente, stops=stops, k_getoond=k)
+                projectie = zorgvragen.zorgtelling(regio, van, peildatum, k, gemeente)
+                assert opnieuw.als_dict() == projectie.als_dict(), (jaar, k, gemeente)
+    assert projectie.totaal.gestart > 100 and projectie.totaal.stops > 100
 
 
 def _money_projection_equals_the_replay(projector, regio) -> None:

@@ -152,7 +152,34 @@ def test_one_gemeente_and_the_contract_shape():
     assert list(d) == ["region", "from", "peildatum", "known_at", "gemeente", "segments", "totaal",
                        "warnings"]
     assert list(d["segments"][0]) == ["segment", "toegewezen_niet_gestart", "gestart",
-                                      "tijd_tot_start_mediaan", "tijd_tot_start_p90"]
+                                      "tijd_tot_start_mediaan", "tijd_tot_start_p90", "stops",
+                                      "tijdelijke_stops"]
+
+
+# -- stops ------------------------------------------------------------------------------------
+
+
+def stop(nr: int, begin: date, eind: date, reden: str = "31", *, status: str = "1",
+         dagtekening: date | None = None) -> Stop:
+    return Stop(MAASTRICHT, str(nr), begin, eind, reden, status, dagtekening or eind, "1")
+
+
+def test_stops_in_the_window_known_at_k_per_segment_and_temporary_ones():
+    versies = [versie(1, date(2023, 1, 1)), versie(2, date(2023, 1, 1), categorie="43"),
+               versie(3, date(2023, 1, 1), categorie="55")]  # 3: unmapped, in no figure
+    stops = [stop(1, date(2023, 1, 2), date(2023, 3, 1), "20"),
+             stop(1, date(2023, 4, 1), date(2023, 9, 1)),
+             stop(2, date(2023, 1, 2), date(2022, 12, 31)),  # ends before the window
+             stop(2, date(2023, 1, 5), date(2023, 6, 1), dagtekening=date(2024, 7, 1)),  # after K
+             stop(3, date(2023, 1, 2), date(2023, 6, 1)),
+             stop(1, date(2023, 4, 1), date(2023, 9, 1), status="3", dagtekening=date(2023, 9, 2))]
+    t = zorg(versies, stops=stops, k=date(2023, 9, 1))
+    assert (seg(t, "ambulant").stops, seg(t, "ambulant").tijdelijke_stops) == (2, 1)
+    assert seg(t, "wonen").stops == 0 and (t.totaal.stops, t.totaal.tijdelijke_stops) == (2, 1)
+    # the deletion known on 2 Sep removes the definitive stop; a stop does not start care
+    later = zorg(versies, stops=stops, k=date(2023, 12, 31))
+    assert (later.totaal.stops, later.totaal.tijdelijke_stops) == (1, 1)
+    assert seg(later, "ambulant").toegewezen_niet_gestart == 1
 
 
 @pytest.mark.parametrize(("waarden", "med", "p90"), [
