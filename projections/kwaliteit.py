@@ -24,6 +24,7 @@ KRUISREGELS: dict[str, str] = {
     "JS01": "JW323-regel voor een onbekende of verwijderde toewijzing",
     "JS02": "JW323-regel meer dan 12 maanden na de ProductPeriode gedeclareerd",
     "JS03": "JW301 meer dan 30 dagen na de Ingangsdatum (met terugwerkende kracht)",
+    "JS04": "JW305-start voor een onbekende of verwijderde toewijzing",
 }
 MAX_SEQS = 20  # stream sequences listed per rule for the drill-down
 

@@ -4,7 +4,8 @@ tables, then `projections.kwaliteit.rapport` on what they return.
 
 The cross-message rules are decided at the question from what the read side already keeps
 (`geld_regel`: the declaration lines that count; `geld_periode`: the counting version of each
-toewijzing; `geld_versie`: every version), as known now, so they need no projection of their
+toewijzing; `geld_versie`: every version; `zorg_start` and `zorg_periode`: the JW305 starts and
+the counting versions of the care view), as known now, so they need no projection of their
 own and follow a late JW301 at once.
 """
 
@@ -63,6 +64,16 @@ _KRUISREGELS = (
     "AND (%(aanbieder)s::text IS NULL OR r.aanbieder = %(aanbieder)s) "
     "AND (%(van)s::date IS NULL OR r.dagtekening >= %(van)s) "
     "AND (%(tot)s::date IS NULL OR r.dagtekening <= %(tot)s)")
+# every StartProduct that says care started (status 1), and whether a counting toewijzing is
+# known now for it
+_STARTS = (
+    "SELECT s.gemeentecode, s.aanbieder, s.dagtekening, s.identificatie, s.toewijzingnummer, "
+    "NOT EXISTS (SELECT 1 FROM zorg_periode p WHERE p.gemeentecode = s.gemeentecode "
+    "AND p.nummer = s.nummer AND p.bekend_tot IS NULL) AS zonder "
+    "FROM zorg_start s WHERE s.status_aanlevering = '1' AND s.gemeentecode = ANY(%(gemeenten)s) "
+    "AND (%(aanbieder)s::text IS NULL OR s.aanbieder = %(aanbieder)s) "
+    "AND (%(van)s::date IS NULL OR s.dagtekening >= %(van)s) "
+    "AND (%(tot)s::date IS NULL OR s.dagtekening <= %(tot)s)")
 
 
 class Kwaliteitsvragen:
@@ -86,7 +97,8 @@ class Kwaliteitsvragen:
                 "AND (%(tot)s::date IS NULL OR maand <= %(tot)s)", p)
             tellingen = [Telling(**r) for r in curs.fetchall()]
         kruis, onderzocht = self.kruisbevindingen(p)
-        return rapport(bevindingen, tellingen, kruis, onderzocht)
+        starts, gestart = self.startbevindingen(p)
+        return rapport(bevindingen, tellingen, kruis + starts, {**onderzocht, **gestart})
 
     def kruisbevindingen(self, p: dict[str, Any]) -> tuple[list[Rij], dict[str, int]]:
         """JS01 (a line for an unknown or deleted toewijzing), JS02 (a line declared more than
@@ -98,6 +110,20 @@ class Kwaliteitsvragen:
                 return self._kruis(curs, p)
         except (psycopg.errors.UndefinedTable, ProgrammingError):
             return [], {}
+
+    def startbevindingen(self, p: dict[str, Any]) -> tuple[list[Rij], dict[str, int]]:
+        """JS04 (a JW305 start for an unknown or deleted toewijzing), from the care view's
+        tables; none before the projector has made them."""
+        try:
+            with self.datastore.transaction(commit=False) as curs:
+                curs.execute(_STARTS, p)
+                starts = curs.fetchall()
+        except (psycopg.errors.UndefinedTable, ProgrammingError):
+            return [], {}
+        return [Rij(0, "JS04", f"JW305 {r['identificatie']} ToewijzingNummer {r['toewijzingnummer']}",
+                    "no counting toewijzing known now", "jw305", r["gemeentecode"],
+                    r["aanbieder"], r["dagtekening"]) for r in starts if r["zonder"]], \
+            {"JS04": len(starts)}
 
     @staticmethod
     def _kruis(curs: Any, p: dict[str, Any]) -> tuple[list[Rij], dict[str, int]]:

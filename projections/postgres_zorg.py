@@ -44,9 +44,10 @@ _VERSIE = ("gemeentecode, toewijzingnummer, client, categorie, code, toegewezen_
 _VERSIE_DDL = """gemeentecode text NOT NULL, toewijzingnummer text NOT NULL, client text NOT NULL,
         categorie text, code text, toegewezen_op timestamp NOT NULL, ingangsdatum date NOT NULL,
         einddatum date, reden_wijziging text, dagtekening date NOT NULL, identificatie text NOT NULL"""
-_START = "gemeentecode, toewijzingnummer, begindatum, status_aanlevering, dagtekening, identificatie"
+_START = ("gemeentecode, toewijzingnummer, begindatum, status_aanlevering, dagtekening, "
+          "identificatie, aanbieder")
 _STOP = ("gemeentecode, toewijzingnummer, begindatum, einddatum, reden_beeindiging, "
-         "status_aanlevering, dagtekening, identificatie")
+         "status_aanlevering, dagtekening, identificatie, aanbieder")
 _MELDING_DDL = """gemeentecode text NOT NULL, toewijzingnummer text NOT NULL, nummer bigint NOT NULL,
         begindatum date NOT NULL"""
 
@@ -66,7 +67,7 @@ _TABLES: list[Composable] = [
         f"({_KENNIS}, {_ZORG})"),
     SQL(f"""CREATE TABLE IF NOT EXISTS zorg_start (
         notification_id bigint PRIMARY KEY, {_MELDING_DDL}, status_aanlevering text NOT NULL,
-        dagtekening date NOT NULL, identificatie text NOT NULL)"""),
+        dagtekening date NOT NULL, identificatie text NOT NULL, aanbieder text NOT NULL)"""),
     SQL("CREATE INDEX IF NOT EXISTS zorg_start_sleutel ON zorg_start (gemeentecode, nummer, begindatum)"),
     SQL(f"""CREATE TABLE IF NOT EXISTS zorg_startperiode (
         {_MELDING_DDL}, bekend_vanaf date NOT NULL, bekend_tot date)"""),
@@ -77,7 +78,7 @@ _TABLES: list[Composable] = [
     SQL(f"""CREATE TABLE IF NOT EXISTS zorg_stop (
         notification_id bigint PRIMARY KEY, {_MELDING_DDL}, einddatum date NOT NULL,
         reden_beeindiging text, status_aanlevering text NOT NULL, dagtekening date NOT NULL,
-        identificatie text NOT NULL)"""),
+        identificatie text NOT NULL, aanbieder text NOT NULL)"""),
     SQL("CREATE INDEX IF NOT EXISTS zorg_stop_sleutel ON zorg_stop "
         "(gemeentecode, nummer, begindatum, einddatum)"),
     SQL(f"""CREATE TABLE IF NOT EXISTS zorg_stopperiode (
@@ -203,12 +204,14 @@ class _PostgresSchrijver:
             for nid, start in pagina.starts:
                 copy.write_row((nid, start.toewijzing[1], start.gemeentecode,
                                 start.toewijzingnummer, start.begindatum,
-                                start.status_aanlevering, start.dagtekening, start.identificatie))
+                                start.status_aanlevering, start.dagtekening, start.identificatie,
+                                start.aanbieder))
         with self.curs.copy(f"COPY zorg_stop (notification_id, nummer, {_STOP}) FROM STDIN") as copy:
             for nid, s in pagina.stops:
                 copy.write_row((nid, s.toewijzing[1], s.gemeentecode, s.toewijzingnummer,
                                 s.begindatum, s.einddatum, s.reden_beeindiging,
-                                s.status_aanlevering, s.dagtekening, s.identificatie))
+                                s.status_aanlevering, s.dagtekening, s.identificatie,
+                                s.aanbieder))
 
     def versies_van(self, toewijzingen: set[Sleutel]) -> dict[Sleutel, list[Versie]]:
         result: dict[Sleutel, list[Versie]] = defaultdict(list)

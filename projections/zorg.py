@@ -61,6 +61,7 @@ class Start:
     status_aanlevering: str  # 1: new or resent, 3: deletes the start with the same key
     dagtekening: date
     identificatie: str = ""  # BerichtIdentificatie
+    aanbieder: str = ""  # the sender (AGB code): for the data-quality report only
 
     @property
     def toewijzing(self) -> Sleutel:
@@ -83,6 +84,7 @@ class Stop:
     status_aanlevering: str
     dagtekening: date
     identificatie: str = ""
+    aanbieder: str = ""  # the sender (AGB code): for the data-quality report only
 
     @property
     def toewijzing(self) -> Sleutel:

@@ -26,12 +26,12 @@ ZORG_TOPICS = (*TOPICS, get_topic(Toewijzing.ZorgGestart), get_topic(Toewijzing.
 
 def start_uit_event(e: Toewijzing.ZorgGestart, gemeentecode: str, nummer: str) -> Start:
     return Start(gemeentecode, nummer, e.begindatum, e.status_aanlevering, e.dagtekening,
-                 e.bericht_identificatie)
+                 e.bericht_identificatie, e.aanbieder)
 
 
 def stop_uit_event(e: Toewijzing.ZorgGestopt, gemeentecode: str, nummer: str) -> Stop:
     return Stop(gemeentecode, nummer, e.begindatum, e.einddatum, e.reden_beeindiging,
-                e.status_aanlevering, e.dagtekening, e.bericht_identificatie)
+                e.status_aanlevering, e.dagtekening, e.bericht_identificatie, e.aanbieder)
 
 
 def zorg_uit_eventlog(events: Iterable[object]) -> tuple[list[Versie], list[Start], list[Stop]]:

@@ -80,7 +80,8 @@ def zorgperioden(versies: Sequence[Versie]) -> list[Zorgperiode]:
 def _als_melding(m: M, bekend_vanaf: date) -> M:
     """A record as the view stores it: in force (status 1) and known from its period's start;
     the message's identificatie decided the order already."""
-    return replace(m, status_aanlevering="1", dagtekening=bekend_vanaf, identificatie="")
+    return replace(m, status_aanlevering="1", dagtekening=bekend_vanaf, identificatie="",
+                   aanbieder="")
 
 
 def meldingperioden(meldingen: Sequence[M]) -> list[Kennisperiode[M]]:

@@ -48,7 +48,7 @@ def kwaliteit(
 ) -> None:
     """Data quality: per iJw rule, gemeente, provider and month, the number and share of
     messages with a finding, worst rules first, with stream sequences to open
-    (`jeugdstroom rejected`-style). Rules JS01-JS03 are checked across messages.
+    (`jeugdstroom rejected`-style). Rules JS01-JS04 are checked across messages.
 
     Example: jeugdstroom kwaliteit --region zuid-limburg --gemeente Maastricht --from 2023-01-01"""
     settings = _settings()

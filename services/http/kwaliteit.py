@@ -128,7 +128,7 @@ def kwaliteit_pagina(regio: Regio, gemeente: str | None, r: Kwaliteitsrapport,
         f'<h2 id="titel">Datakwaliteit: {escape(waar)}, Dagtekening {periode}</h2>'
         f'<p id="samenvatting">{r.met_bevinding} van {r.berichten} berichten hebben een '
         f"bevinding ({_pct(r.aandeel)}). Een bevinding is een overtreding van een iJw-regel "
-        "(CD, CS, TR); het bericht is wel verwerkt. JS01-JS03 zijn regels over meer berichten "
+        "(CD, CS, TR); het bericht is wel verwerkt. JS01-JS04 zijn regels over meer berichten "
         "(hun aandeel is over de onderzochte declaratieregels of toewijzingen). Open een "
         "bericht met zijn stream-volgnummer (seq), zoals bij <code>jeugdstroom rejected</code>."
         "</p>"

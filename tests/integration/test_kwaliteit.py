@@ -26,7 +26,7 @@ from tests.integration.helpers import (
     publish,
     tracking_position,
 )
-from tests.unit.test_ijw_schrijven import declaratie, toewijzing
+from tests.unit.test_ijw_schrijven import declaratie, start, toewijzing
 
 pytestmark = pytest.mark.integration
 
@@ -43,10 +43,15 @@ def _berichten() -> list[tuple[str, bytes, str]]:
                                             toewijzingnummer="424242")
                                     for i, p in enumerate(decl.prestaties[:1])),
                    totaal_bedrag=decl.prestaties[0].bedrag)
+    gestart = start()
+    los = replace(gestart, kop=replace(gestart.kop, identificatie="S2"),
+                  producten=(replace(gestart.producten[0], toewijzingnummer="777777"),))
     return [("ijw.0935.jw301", schrijf(goed), "a"),
             ("ijw.0935.jw301", schrijf(gebroken, breek=frozenset({"CS338"})), "b"),
             ("ijw.0935.jw323", schrijf(decl), "c"),
-            ("ijw.0935.jw323", schrijf(laat), "d")]
+            ("ijw.0935.jw323", schrijf(laat), "d"),
+            ("ijw.0935.jw305", schrijf(gestart), "e"),  # starts a toewijzing of the JW301
+            ("ijw.0935.jw305", schrijf(los), "f")]  # a start for a toewijzing nobody sent
 
 
 def test_findings_are_stored_reported_and_guarded(settings, monkeypatch):
@@ -63,7 +68,7 @@ def test_findings_are_stored_reported_and_guarded(settings, monkeypatch):
     assert (2, "CS338", "jw301", MAASTRICHT, "99990001", date(2024, 3, 5)) in rijen
     assert not any(seq == 1 and regel == "CS338" for seq, regel, *_ in rijen)
     assert afgewezen == 0  # the broken message was ingested all the same
-    assert tracking_position(settings) == 4 and event_topics(settings)
+    assert tracking_position(settings) == 6 and event_topics(settings)
 
     for naam, waarde in cli_env(settings, JEUGDSTROOM_STATE_DIR=str(settings.state_dir)).items():
         monkeypatch.setenv(naam, waarde)
@@ -75,7 +80,9 @@ def test_findings_are_stored_reported_and_guarded(settings, monkeypatch):
     assert regels["CS338"]["share_pct"] == 50.0
     assert regels["JS01"]["with_finding"] == 1  # the late line names an unknown toewijzing
     assert regels["JS02"]["with_finding"] == 1 and regels["JS02"]["examined"] == 4
-    assert rapport["messages"] == 4
+    assert regels["JS04"]["with_finding"] == 1 and regels["JS04"]["examined"] == 2
+    assert regels["JS04"]["stream_seqs"] == []  # a cross-message finding names no sequence
+    assert rapport["messages"] == 6
     tabel = CliRunner().invoke(cli, ["kwaliteit", "--region", "zuid-limburg",
                                      "--gemeente", "Maastricht"])
     assert tabel.exit_code == 0 and "CS338" in tabel.output and "999900006" not in tabel.output
