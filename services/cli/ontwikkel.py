@@ -25,7 +25,7 @@ from projections.kwaliteit import samenvatting
 from projections.regio import Regio
 from projections.vragen import VELDEN
 from services import bootstrap
-from services.cli.analist import _delta
+from services.cli.analist import _delta, _toon_zorg
 from services.cli.basis import (
     _KOP,
     Formaat,
@@ -177,6 +177,8 @@ def demo(
         verschil.add_row(a.naam, *(_delta(getattr(a, v), getattr(b, v)) for v in VELDEN))
     console.print(verschil)
     _geld_toen_en_nu(bootstrap.geldvragen(projector), regio, van, pd, k1)
+    _toon_zorg(bootstrap.zorgvragen(projector).zorgtelling(regio, van, pd, None),
+               "daadwerkelijke zorg (JW305/JW307): " + _titel(regio, van, pd, None, None))
     kwaliteit = bootstrap.kwaliteitsvragen(projector.store).rapport(list(regio.gemeenten))
     for regel in samenvatting(kwaliteit, regio.gemeenten):
         console.print(regel)

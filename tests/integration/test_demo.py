@@ -59,6 +59,7 @@ def test_demo_and_replay_agree_for_every_year_end_and_knowledge_time(settings, t
             == leeskant.telling(regio, date(2023, 1, 1), date(2023, 12, 31), None).als_dict())
     assert checked == 6
     assert "geld (euro) 2023-01-01 t/m 2023-12-31: bekend op 2024-03-30 en nu" in result.stdout
+    assert "daadwerkelijke zorg (JW305/JW307):" in result.stdout
     _money_projection_equals_the_replay(projector, regio)
     _care_projection_equals_the_replay(projector, regio)
     _costs_follow_the_contract(env)
