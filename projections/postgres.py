@@ -169,15 +169,17 @@ class PostgresFlowView(PostgresTrackingRecorder):
                      gemeenten: Sequence[str | None], k_getoond: date | None) -> list[Telling]:
         """`flow.tel` over the periods at K, summed in SQL: one aggregate per segment (and per
         gemeente and segment when several gemeenten are asked) instead of an object per row
-        (~7,000 at the demo's size, two thirds of a count's CPU when built in Python).
+        (thousands at the demo's size: two thirds of a count's CPU when built in Python).
 
         Each FILTER is one of `tel`'s conditions on the rows `perioden_op` returns (the same
         WHERE); tests/integration/test_telling_sql.py holds them equal on simulated traffic.
         Periods of a segment the region file no longer has are counted by `tel` itself (its
         warning names them)."""
         leeg = [tel((), regio, van, peildatum, k, g, k_getoond=k_getoond) for g in gemeenten]
+        if not leeg:
+            return leeg
         een = len(set(gemeenten)) == 1
-        sets = "(segment), ()" if een else "(segment), (), (gemeentecode, segment), (gemeentecode)"
+        groepen = "(segment), ()" if een else "(segment), (), (gemeentecode, segment), (gemeentecode)"
         parameters: dict[str, object] = {
             "regio": regio.id, "k": k, "van": van, "tot": peildatum, "n": regio.n,
             "segmenten": [s.id for s in regio.segmenten], "gemeente": gemeenten[0],
@@ -188,7 +190,7 @@ class PostgresFlowView(PostgresTrackingRecorder):
                 f"SELECT {'NULL' if een else 'gemeentecode'}, segment, "  # noqa: S608
                 f"GROUPING(segment), {_SOMMEN} FROM flow_periode WHERE {_OP_K_IN_VENSTER} "
                 f"{'AND gemeentecode = %(gemeente)s ' if een and gemeenten[0] else ''}"
-                f"GROUP BY GROUPING SETS ({sets})", parameters, binary=True)
+                f"GROUP BY GROUPING SETS ({groepen})", parameters, binary=True)
             rijen = cast(list[tuple[Any, ...]], curs.fetchall())  # tuple rows
         bekend = {s.id for s in regio.segmenten}
         if any(r[1] is not None and r[1] not in bekend for r in rijen):
