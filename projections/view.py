@@ -17,7 +17,8 @@ from datetime import date
 from typing import Any, Protocol
 from uuid import UUID
 
-from projections.flow import Periode, SegmentTelling, Sleutel, Telling, Versie
+from projections.flow import Periode, SegmentTelling, Sleutel, Telling, Versie, tel
+from projections.regio import Regio
 
 Livevraag = tuple[str, date, date, str | None, date]  # region, van, peildatum, gemeente?, today
 
@@ -83,6 +84,12 @@ class FlowView(Protocol):
         """Allocations as classified at K that overlap [van, peildatum]: all any count needs."""
         ...
 
+    def tellingen_op(self, regio: Regio, k: date, van: date, peildatum: date,
+                     gemeenten: Sequence[str | None], k_getoond: date | None) -> list[Telling]:
+        """`flow.tel` at K over [van, peildatum] for each of `gemeenten` (None: the whole
+        region), from one read: exactly what `tel` gives over `perioden_op`'s periods."""
+        ...
+
     def toewijzingen(self, ids: set[UUID]) -> dict[UUID, tuple[str, str]]:
         """(gemeentecode, ToewijzingNummer) of already projected toewijzingen, by aggregate id."""
         ...
@@ -145,6 +152,12 @@ class InMemoryFlowView:
         return [p for perioden in self._perioden[regio].values() for p in perioden
                 if p.bekend_vanaf <= k and (p.bekend_tot is None or k < p.bekend_tot)
                 and p.classificatie.allocatie.overlapt(van, peildatum)]
+
+    def tellingen_op(self, regio: Regio, k: date, van: date, peildatum: date,
+                     gemeenten: Sequence[str | None], k_getoond: date | None) -> list[Telling]:
+        classificaties = [p.classificatie for p in self.perioden_op(regio.id, k, van, peildatum)]
+        return [tel(classificaties, regio, van, peildatum, k, g, k_getoond=k_getoond)
+                for g in gemeenten]
 
     def toewijzingen(self, ids: set[UUID]) -> dict[UUID, tuple[str, str]]:
         return {i: self._toewijzingen[i] for i in ids if i in self._toewijzingen}

@@ -179,9 +179,7 @@ def tel_op(view: FlowView, regio: Regio, van: date, peildatum: date, k: date,
            gemeente: str | None, k_getoond: date | None) -> Telling:
     """Count a window at K from the view's periods: what every flow question computes, and
     what the projector stores for the live questions (`FlowView.bewaar_live`)."""
-    perioden = view.perioden_op(regio.id, k, van, peildatum)
-    return tel([p.classificatie for p in perioden], regio, van, peildatum, k, gemeente,
-               k_getoond=k_getoond)
+    return view.tellingen_op(regio, k, van, peildatum, [gemeente], k_getoond)[0]
 
 
 class Leeskant:
@@ -279,11 +277,9 @@ class Leeskant:
                            bekend_op: date | None) -> tuple[Telling, list[Telling]]:
         """The region's counts and every gemeente's, from one read of the view."""
         k = bekend_op or date.today()
-        classificaties = [p.classificatie for p in self.view.perioden_op(
-            regio.id, k, van, peildatum)]
-        return (_met_twijfels(tel(classificaties, regio, van, peildatum, k, k_getoond=bekend_op)),
-                [_met_twijfels(tel(classificaties, regio, van, peildatum, k, code, k_getoond=bekend_op))
-                 for code in sorted(regio.gemeenten)])
+        regio_telling, *tellingen = (_met_twijfels(t) for t in self.view.tellingen_op(
+            regio, k, van, peildatum, [None, *sorted(regio.gemeenten)], bekend_op))
+        return regio_telling, tellingen
 
     def zorgduur(self, regio: Regio, van: date, peildatum: date, bekend_op: date | None,
                  gemeente: str | None = None) -> dict[str, Zorgduur]:

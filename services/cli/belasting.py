@@ -33,9 +33,10 @@ def loadtest(
 ) -> None:
     """N concurrent readers against the HTTP API over loopback (by default a serve of its own
     on the demo's data: run `jeugdstroom demo --no-serve` first): latency p50/p95/p99,
-    requests/s, errors and the server's RSS at the start, every 1,000 requests and at the
-    end, beside the targets (p95 <= 500 ms with 20 readers of historic counts; memory flat)."""
-    from services.dev.belasting import Server, belasting
+    requests/s, errors, the CPU per request of the server and of the embedded PostgreSQL, and
+    the server's RSS at the start, every 1,000 requests and at the end, beside the targets
+    (p95 <= 500 ms with 20 readers of historic counts; memory flat)."""
+    from services.dev.belasting import Server, belasting, postgres_pid
     from services.toegang.tokens import maak_token
 
     settings = _settings()
@@ -59,7 +60,9 @@ def loadtest(
     try:
         uitslag = belasting(url, token, mode, lezers=readers, aantal=requests, seconden=seconds,
                             regio=region, jaren=jaren,
-                            pid=server.proces.pid if server else server_pid, seed=seed,
+                            pid=server.proces.pid if server else server_pid,
+                            db_pid=None if settings.database_url else postgres_pid(settings.state_dir),
+                            seed=seed,
                             meld=lambda tekst: err.print(f"  {tekst}"))
     except ValueError as error:
         raise _fail(str(error)) from None

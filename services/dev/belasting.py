@@ -4,8 +4,9 @@ N readers ask the API at the same time, each its next question as soon as the la
 answered, for a bounded number of requests or seconds, over loopback only. Against a URL and
 token (`--url`, `--token`), or against a `serve` of its own started as a subprocess on the
 configured (embedded) servers, with a regio token of the local key. It reports latency
-percentiles, requests per second, errors by status, and the RSS of the server (the process
-and its workers) at the start, every 1,000 requests and at the end, beside the targets.
+percentiles, requests per second, errors by status, the CPU per request of the server and of
+the embedded PostgreSQL, and the RSS of the server (the process and its workers) at the
+start, every 1,000 requests and at the end, beside the targets.
 
 Modes: `counts` (historic counts: random peildatum and knowledge date), `mixed` (the
 dashboard page, counts and the gemeenten table) and `replay` (`/api/replay`, the most
@@ -44,6 +45,7 @@ class Uitslag:
     statussen: Counter[str] = field(default_factory=Counter)
     rss_mb: list[tuple[int, float]] = field(default_factory=list)  # (requests done, MB)
     cpu_s: float | None = None  # the server's CPU seconds during the run
+    db_cpu_s: float | None = None  # PostgreSQL's (all its processes) during the run
 
     @property
     def fouten(self) -> int:
@@ -71,6 +73,9 @@ class Uitslag:
             regels.append(f"server CPU: {self.cpu_s:.1f} s = {self.cpu_s / n * 1000:.0f} ms per "
                           f"request (comparable across runs on a busy machine; load average "
                           f"{os.getloadavg()[0]:.1f})")
+        if self.db_cpu_s is not None and n:
+            regels.append(f"database CPU: {self.db_cpu_s:.1f} s = {self.db_cpu_s / n * 1000:.0f} ms "
+                          "per request (PostgreSQL, every process of it)")
         if self.rss_mb:
             begin, eind = self.rss_mb[0][1], self.rss_mb[-1][1]
             regels.append(
@@ -113,16 +118,25 @@ def rss_mb(pid: int) -> float:
 
 
 def cpu_seconden(pid: int) -> float:
-    """CPU time (user + system) used so far by a process and its descendants: on a shared
-    machine the CPU per request is comparable between runs where requests/s is not."""
+    """CPU time (user + system) used so far by a process and its descendants, those that ended
+    included (PostgreSQL's backends of closed connections): on a shared machine the CPU per
+    request is comparable between runs where requests/s is not."""
     tikken = 0
     for p in _boom(pid):
         try:
             velden = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        tikken += int(velden[11]) + int(velden[12])
+        tikken += sum(int(v) for v in velden[11:15])  # utime, stime, cutime, cstime
     return tikken / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pid(state_dir: Path) -> int | None:
+    """The embedded PostgreSQL's postmaster (None: not running here, e.g. an external one)."""
+    try:
+        return int((state_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _vrije_poort() -> int:
@@ -205,7 +219,7 @@ def vragen(modus: str, regio: str, jaren: range, rnd: random.Random) -> Callable
 
 
 async def _draai(url: str, token: str, modus: str, lezers: int, aantal: int, seconden: float,
-                 regio: str, jaren: range, pid: int | None, seed: int,
+                 regio: str, jaren: range, pid: int | None, db_pid: int | None, seed: int,
                  meld: Callable[[str], None]) -> Uitslag:
     import httpx
 
@@ -214,6 +228,8 @@ async def _draai(url: str, token: str, modus: str, lezers: int, aantal: int, sec
     if pid is not None:
         uitslag.rss_mb.append((0, rss_mb(pid)))
         cpu_begin = cpu_seconden(pid)
+    if db_pid is not None:
+        db_begin = cpu_seconden(db_pid)
     gedaan = 0
     begin = time.perf_counter()
     einde = begin + seconden
@@ -246,14 +262,16 @@ async def _draai(url: str, token: str, modus: str, lezers: int, aantal: int, sec
     uitslag.duur = time.perf_counter() - begin
     if pid is not None:
         uitslag.cpu_s = cpu_seconden(pid) - cpu_begin
+    if db_pid is not None:
+        uitslag.db_cpu_s = cpu_seconden(db_pid) - db_begin
     if pid is not None and (not uitslag.rss_mb or uitslag.rss_mb[-1][0] != len(uitslag.tijden_ms)):
         uitslag.rss_mb.append((len(uitslag.tijden_ms), rss_mb(pid)))
     return uitslag
 
 
 def belasting(url: str, token: str, modus: str, *, lezers: int, aantal: int, seconden: float,
-              regio: str, jaren: range, pid: int | None = None, seed: int = 1,
-              meld: Callable[[str], None] = lambda _: None) -> Uitslag:
+              regio: str, jaren: range, pid: int | None = None, db_pid: int | None = None,
+              seed: int = 1, meld: Callable[[str], None] = lambda _: None) -> Uitslag:
     """Run one load: `lezers` concurrent readers until `aantal` requests or `seconden`."""
     if modus not in MODI:
         raise ValueError(f"mode {modus}: choose one of {', '.join(MODI)}")
@@ -263,4 +281,4 @@ def belasting(url: str, token: str, modus: str, *, lezers: int, aantal: int, sec
     aantal = min(aantal, MAX_VERZOEKEN)
     seconden = min(seconden, MAX_SECONDEN)
     return asyncio.run(_draai(url, token, modus, lezers, aantal, seconden, regio, jaren, pid,
-                              seed, meld))
+                              db_pid, seed, meld))

@@ -7,12 +7,20 @@ import random
 
 import pytest
 
-from services.dev.belasting import Uitslag, alleen_loopback, belasting, cpu_seconden, rss_mb, vragen
+from services.dev.belasting import (
+    Uitslag,
+    alleen_loopback,
+    belasting,
+    cpu_seconden,
+    postgres_pid,
+    rss_mb,
+    vragen,
+)
 
 
 def test_percentiles_by_nearest_rank_and_the_report_beside_the_targets():
     uitslag = Uitslag("counts", 20, duur=10.0, tijden_ms=[float(i) for i in range(1, 101)],
-                      rss_mb=[(0, 100.0), (1000, 120.0)], cpu_s=5.0)
+                      rss_mb=[(0, 100.0), (1000, 120.0)], cpu_s=5.0, db_cpu_s=1.2)
     uitslag.statussen.update({"200": 98, "503": 2})
     assert (uitslag.percentiel(50), uitslag.percentiel(95), uitslag.percentiel(99)) == (50, 95, 99)
     tekst = "\n".join(uitslag.regels())
@@ -20,6 +28,7 @@ def test_percentiles_by_nearest_rank_and_the_report_beside_the_targets():
     assert "p95 <= 500 ms" in tekst and "target: flat" in tekst
     assert "errors: 2 (503: 2)" in tekst
     assert "50 ms per request" in tekst and "+20 MB" in tekst
+    assert "database CPU: 1.2 s = 12 ms per request" in tekst
 
 
 def test_only_loopback_and_bounded():
@@ -44,3 +53,10 @@ def test_questions_are_historic_and_reproducible():
 def test_the_servers_memory_and_cpu_are_read_from_proc():
     assert rss_mb(os.getpid()) > 10
     assert cpu_seconden(os.getpid()) > 0
+
+
+def test_the_embedded_postgres_is_found_by_its_pid_file(tmp_path):
+    assert postgres_pid(tmp_path) is None  # none here: no database CPU line
+    (tmp_path / "postgres").mkdir()
+    (tmp_path / "postgres" / "postmaster.pid").write_text("4242\n/data\n")
+    assert postgres_pid(tmp_path) == 4242
