@@ -57,7 +57,7 @@ from services.http.toegang import (
     zichtbaar,
 )
 from services.http.xlsx import XLSX, als_xlsx
-from services.http.zorg import ZorgApi, zorg_sectie
+from services.http.zorg import CareReplayOut, ZorgApi, zorg_sectie
 from services.toegang.rollen import Vraag
 
 
@@ -116,10 +116,12 @@ class RegionOut(BaseModel):
 
 
 class ReplayOut(BaseModel):
-    agrees: bool = Field(description="the flow figures and (when served) the money figures agree")
+    agrees: bool = Field(description="the flow figures and (when served) the money and care "
+                         "figures agree")
     projection: CountsOut
     replay: CountsOut
     money: GeldReplayOut | None = Field(None, description="the money figures' replay check")
+    care: CareReplayOut | None = Field(None, description="the care figures' replay check")
 
 
 class ChangeOut(BaseModel):
@@ -318,9 +320,12 @@ def maak_api(leeskant: Leeskant, eventlog: Callable[[], Iterable[object]],
         opnieuw = replay(eventlog(), regio, start, pd, known_at, gemeente)
         projectie = leeskant.telling(regio, start, pd, known_at, gemeente)
         geldcheck = geld.replay(region, peildatum, van, known_at, gemeente) if geld else None
+        zorgcheck = zorg.replay(region, peildatum, van, known_at, gemeente) if zorg else None
         return ReplayOut(agrees=opnieuw.als_dict() == projectie.als_dict()
-                         and (geldcheck is None or geldcheck.agrees),
-                         projection=_counts(projectie), replay=_counts(opnieuw), money=geldcheck)
+                         and (geldcheck is None or geldcheck.agrees)
+                         and (zorgcheck is None or zorgcheck.agrees),
+                         projection=_counts(projectie), replay=_counts(opnieuw), money=geldcheck,
+                         care=zorgcheck)
 
     @api.get("/api/diff", response_model=DiffOut, responses=_BESTANDEN)
     def diff_route(request: Request, region: Region, peildatum: Peildatum,

@@ -101,6 +101,14 @@ class ZorgApi:
         start, pd = venster(regio, peildatum, van, None)
         return regio, start, pd, redelijk(known_at, "known_at"), kies_gemeente(regio, gemeente)
 
+    def replay(self, region: str, peildatum: date, van: date | None, known_at: date | None,
+               gemeente: str | None) -> CareReplayOut:
+        regio, start, pd, k, code = self.vraag(region, peildatum, van, known_at, gemeente)
+        opnieuw = replay_zorg(self.eventlog(), regio, start, pd, k, code)
+        projectie = self.zorgvragen.zorgtelling(regio, start, pd, k, code)
+        return CareReplayOut(agrees=opnieuw.als_dict() == projectie.als_dict(),
+                             projection=_uit(projectie), replay=_uit(opnieuw))
+
     @property
     def router(self) -> APIRouter:
         router = APIRouter(tags=["care"])
@@ -123,11 +131,7 @@ class ZorgApi:
         def care_replay(region: Region, peildatum: Peildatum, van: Van = None,
                         known_at: KnownAt = None, gemeente: Gemeente = None) -> CareReplayOut:
             """The care figures recomputed from the event log alone, beside the projection's."""
-            regio, start, pd, k, code = self.vraag(region, peildatum, van, known_at, gemeente)
-            opnieuw = replay_zorg(self.eventlog(), regio, start, pd, k, code)
-            projectie = self.zorgvragen.zorgtelling(regio, start, pd, k, code)
-            return CareReplayOut(agrees=opnieuw.als_dict() == projectie.als_dict(),
-                                 projection=_uit(projectie), replay=_uit(opnieuw))
+            return self.replay(region, peildatum, van, known_at, gemeente)
 
         return router
 

@@ -187,6 +187,10 @@ def test_care_is_read_in_full_only(settings, projector):
         assert geweigerd.status_code == 403 and "regio:zuid-limburg" in geweigerd.json()["detail"]
     assert web.get(care, headers=met("auditor:zuid-limburg")).status_code == 200
     assert web.get(f"/api/care/replay?{Q}", headers=met("regio:zuid-limburg")).json()["agrees"]
+    alles = web.get(f"/api/replay?{Q}", headers=met("auditor:zuid-limburg")).json()
+    assert alles["agrees"] and alles["care"]["agrees"] and alles["money"]["agrees"]
+    eigen = web.get(f"/api/replay?{Q}&gemeente={MAASTRICHT}", headers=met(f"gemeente:{MAASTRICHT}"))
+    assert eigen.json()["care"]["projection"]["gemeente"] == MAASTRICHT
     assert web.get(care, headers=met("subscriber")).status_code == 403
 
 
