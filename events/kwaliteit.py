@@ -76,9 +76,9 @@ _DATUMS: dict[str, date | None] = {}
 _DATUMS_MAX = 100_000
 
 
-def _waarde(el: etree._Element) -> str | date | None:
-    tekst = el.text
-    if tekst is None:
+def _waarde(tekst: str | None) -> str | date | None:
+    """An element's text as the rules read it (see `Velden`)."""
+    if not tekst:
         return None
     tekst = tekst.strip()
     if len(tekst) == 10 and tekst[4] == "-" and tekst[7] == "-":
@@ -121,13 +121,13 @@ def _velden(el: etree._Element, spec: Spec, index: Index) -> Velden:
         if kind is None:
             continue
         if kleinen is None:
-            velden[naam] = _waarde(kind)
+            velden[naam] = _waarde(kind.text)
             continue
         kleinkinderen = index.get(kind) or _index(kind, index)
         for kleinnaam, sleutel in kleinen.items():
             klein = kleinkinderen.get(kleinnaam)
             if klein is not None:
-                velden[sleutel] = _waarde(klein)
+                velden[sleutel] = _waarde(klein.text)
     return velden
 
 
@@ -731,21 +731,23 @@ def cd087(b: _Lezing, uit: list[Bevinding]) -> None:
                                  else "ProductTarief is filled for Eenheid 83 (euro's)"))
 
 
-def _perioden(b: _Lezing, declaratieperiode: bool) -> Iterator[tuple[Velden, str]]:
+def _perioden(b: _Lezing, declaratieperiode: bool) -> list[tuple[Velden, str, str]]:
+    """Each period as (its element's fields, the key of its Begindatum, of its Einddatum)."""
+    perioden = [(p, "ProductPeriode/Begindatum", "ProductPeriode/Einddatum") for _, p in b.prestaties]
     if declaratieperiode and b.declaratie is not None:
-        yield b.declaratie, "DeclaratiePeriode"
-    for _, p in b.prestaties:
-        yield p, "ProductPeriode"
+        perioden.insert(0, (b.declaratie, "DeclaratiePeriode/Begindatum",
+                            "DeclaratiePeriode/Einddatum"))
+    return perioden
 
 
 def cs100(b: _Lezing, uit: list[Bevinding]) -> None:
     """CS100: DeclaratiePeriode en ProductPeriode vullen met datums vanaf 01-01-2021."""
-    for velden, periode in _perioden(b, True):
-        for naam in ("Begindatum", "Einddatum"):
-            datum = _datum(velden.get(f"{periode}/{naam}"))
+    for velden, begin, eind in _perioden(b, True):
+        for sleutel in (begin, eind):
+            datum = _datum(velden.get(sleutel))
             if datum is not None and datum < _VANAF_2021:
-                uit.append(Bevinding("CS100", _pad(velden, f"{periode}/{naam}"),
-                                     f"{naam} {datum.isoformat()} lies before 2021-01-01"))
+                uit.append(Bevinding("CS100", _pad(velden, sleutel), f"{sleutel.rpartition('/')[2]} "
+                                     f"{datum.isoformat()} lies before 2021-01-01"))
 
 
 def cs319(b: _Lezing, uit: list[Bevinding]) -> None:
@@ -758,15 +760,15 @@ def cs319(b: _Lezing, uit: list[Bevinding]) -> None:
 
 def cs325(b: _Lezing, uit: list[Bevinding]) -> None:
     """CS325: als (Totaal)Bedrag 0 is, dan DebetCredit D (debet)."""
-    bedragen: list[tuple[Velden, str, str]] = []
+    # (fields, amount, key of the amount, key of its DebetCredit)
+    bedragen = [(p, "IngediendBedrag", "IngediendBedrag/Bedrag", "IngediendBedrag/DebetCredit")
+                for _, p in b.prestaties]
     if b.declaratie is not None:
-        bedragen += [(b.declaratie, "TotaalIngediendBedrag", "TotaalBedrag"),
-                     (b.declaratie, "TotaalToegekendBedrag", "TotaalBedrag")]
-    bedragen += [(p, "IngediendBedrag", "Bedrag") for _, p in b.prestaties]
-    for velden, bedrag, veld in bedragen:
-        teken = velden.get(f"{bedrag}/DebetCredit")
-        if teken == "C" and _geheel(velden.get(f"{bedrag}/{veld}")) == 0:
-            uit.append(Bevinding("CS325", _pad(velden, f"{bedrag}/DebetCredit"),
+        bedragen[:0] = [(b.declaratie, naam, f"{naam}/TotaalBedrag", f"{naam}/DebetCredit")
+                        for naam in ("TotaalIngediendBedrag", "TotaalToegekendBedrag")]
+    for velden, bedrag, sleutel, teken in bedragen:
+        if velden.get(teken) == "C" and _geheel(velden.get(sleutel)) == 0:
+            uit.append(Bevinding("CS325", _pad(velden, teken),
                                  f"{bedrag} 0 with DebetCredit C; an amount of 0 is D"))
 
 
@@ -811,16 +813,16 @@ def cs340(b: _Lezing, uit: list[Bevinding]) -> None:
 def tr137(b: _Lezing, uit: list[Bevinding]) -> None:
     """TR137: Einddatum van de periode groter dan of gelijk aan de Begindatum én niet groter dan
     de Dagtekening van het bericht (ProductPeriode; ook DeclaratiePeriode in JW323)."""
-    for velden, periode in _perioden(b, b.bericht == "jw323"):
-        begin = _datum(velden.get(f"{periode}/Begindatum"))
-        eind = _datum(velden.get(f"{periode}/Einddatum"))
+    for velden, begin_sleutel, eind_sleutel in _perioden(b, b.bericht == "jw323"):
+        begin = _datum(velden.get(begin_sleutel))
+        eind = _datum(velden.get(eind_sleutel))
         if eind is None:
             continue
         if begin is not None and eind < begin:
-            uit.append(Bevinding("TR137", _pad(velden, f"{periode}/Einddatum"), f"Einddatum "
+            uit.append(Bevinding("TR137", _pad(velden, eind_sleutel), f"Einddatum "
                                  f"{eind.isoformat()} lies before Begindatum {begin.isoformat()}"))
         elif b.dagtekening is not None and eind > b.dagtekening:
-            uit.append(Bevinding("TR137", _pad(velden, f"{periode}/Einddatum"),
+            uit.append(Bevinding("TR137", _pad(velden, eind_sleutel),
                                  f"Einddatum {eind.isoformat()} lies after the Dagtekening "
                                  f"{b.dagtekening.isoformat()}"))
 
