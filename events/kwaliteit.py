@@ -9,8 +9,9 @@ birth date); codes and dates of allocations, products and declarations may be qu
 
 One small function per rule, named after its code, reads a `_Lezing`: the message's classes
 (header, clients, relaties, contacts, products, prestaties), each read once into a flat dict of
-the fields the rules use, so no rule searches the tree. `REGELS` maps each code to the
-messages it applies to and its function. It expects a message that passed `lees_bericht`
+the fields the rules use, so no rule searches the tree; it appends its findings to the
+message's list (a plain call: a generator per rule cost more than most rules). `REGELS` maps
+each code to the messages it applies to and its function. It expects a message that passed `lees_bericht`
 (XSD-valid, real calendar dates); it never raises on one.
 
 Not here: rules that need other messages (a JW305 for an unknown toewijzing, a late
@@ -70,12 +71,6 @@ def _spec(**kinderen: tuple[str, ...] | None) -> Spec:
             for naam, kleinen in kinderen.items()}
 
 
-# date text -> its date (None: no calendar date, which the parser rejects): the same few
-# hundred days recur in every message, and a lookup costs a fifth of a conversion
-_DATUMS: dict[str, date | None] = {}
-_DATUMS_MAX = 100_000
-
-
 def _waarde(tekst: str | None) -> str | date | None:
     """An element's text as the rules read it (see `Velden`)."""
     if not tekst:
@@ -83,17 +78,9 @@ def _waarde(tekst: str | None) -> str | date | None:
     tekst = tekst.strip()
     if len(tekst) == 10 and tekst[4] == "-" and tekst[7] == "-":
         try:
-            return _DATUMS[tekst]
-        except KeyError:
-            pass
-        try:
-            datum: date | None = date.fromisoformat(tekst)
-        except ValueError:
-            datum = None
-        if len(_DATUMS) >= _DATUMS_MAX:
-            _DATUMS.clear()
-        _DATUMS[tekst] = datum
-        return datum
+            return date.fromisoformat(tekst)
+        except ValueError:  # the parser rejects such a message; here it is no date
+            return None
     return tekst or None
 
 
