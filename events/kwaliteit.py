@@ -31,7 +31,6 @@ from lxml import etree
 
 from events.ijw import elfproef
 
-_ELEMENT = etree.Element  # iterchildren filter: elements only, no comments
 _BERICHTEN = ("jw301", "jw305", "jw307", "jw323", "jw325")
 _NA_2020 = date(2020, 12, 31)
 _VANAF_2021 = date(2021, 1, 1)
@@ -94,8 +93,10 @@ def _index(el: etree._Element, index: Index) -> dict[str, etree._Element]:
     kinderen = index.get(el)
     if kinderen is None:
         kinderen = index[el] = {}
-        for kind in el.iterchildren(_ELEMENT):
-            kinderen.setdefault(kind.tag.rpartition("}")[2], kind)
+        for kind in el:  # a plain walk: a tag filter costs more to set up than the children
+            tag = kind.tag
+            if isinstance(tag, str):  # an element, no comment or processing instruction
+                kinderen.setdefault(tag.rpartition("}")[2], kind)
     return kinderen
 
 
@@ -152,7 +153,6 @@ _PRODUCT: dict[str, Spec] = {
 _TOTAAL = ("TotaalBedrag", "DebetCredit")
 _DECLARATIE = _spec(DeclaratieNummer=None, DeclaratieDagtekening=None, DeclaratiePeriode=_PERIODE,
                     TotaalIngediendBedrag=_TOTAAL, TotaalToegekendBedrag=_TOTAAL)
-_DECLARATIECLIENT = _spec(Bsn=None)
 _PRESTATIE = _spec(ProductReferentie=("ReferentieNummer", "VorigReferentieNummer"),
                    ToewijzingNummer=None, ProductCategorie=None, ProductCode=None,
                    ProductPeriode=_PERIODE, GeleverdVolume=None, Eenheid=None,
@@ -235,7 +235,9 @@ class _Lezing:
         self.retourcodes = [(r.text or "").strip()
                             for r in _kinderen(el, self.index, "RetourCodes", ns + "RetourCode")]
         for i, client in enumerate(_kinderen(el, self.index, "Clienten", ns + "Client")):
-            self.clienten.append(_velden(client, _DECLARATIECLIENT, self.index))
+            # only its Bsn is read (TR101, CS002), so not the presence of its other children
+            bsn = (self.index.get(client) or _index(client, self.index)).get("Bsn")
+            self.clienten.append({"": client, "Bsn": None if bsn is None else _waarde(bsn.text)})
             for p in _kinderen(client, self.index, "Prestaties", ns + "Prestatie"):
                 self.prestaties.append((i, _velden(p, _PRESTATIE, self.index)))
 
