@@ -817,7 +817,7 @@ def lees_bericht(
     if bevindingen is not None:
         from events.kwaliteit import controleer  # kwaliteit imports this module
 
-        bevindingen.extend(controleer(root, bericht, lezer._kinderen))
+        bevindingen.extend(controleer(root, bericht, lezer._kinderen, gelezen=True))
     return result
 
 

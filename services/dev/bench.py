@@ -20,6 +20,7 @@ import json
 import math
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -90,9 +91,13 @@ class Meting:
     money_sql_ms: float = 0.0  # plain SQL gedeclareerd per segment
     money_sql_agrees: bool | None = None
     # ingest alone (`ingest --until-caught-up`, process start included) on the same stream,
-    # into a fresh database each: the iJw rules (issue 16) on and off
+    # into a fresh database each: the iJw rules (issue 16) on and off; beside the rates the CPU
+    # of ingest and its validation worker per message, which other load on a shared machine
+    # barely moves (the rates swing by half between passes there)
     ingest_rules_on_records_per_s: float = 0.0
     ingest_rules_off_records_per_s: float = 0.0
+    ingest_rules_on_cpu_us_per_message: float = 0.0
+    ingest_rules_off_cpu_us_per_message: float = 0.0
 
 
 class _BenchRuntime:
@@ -125,17 +130,18 @@ class _BenchRuntime:
             "database_url": self.servers.database_url.rsplit("/", 1)[0] + f"/{naam}"})
 
 
-def _ingest_alleen(settings: Settings, regels: bool, durable: str, doel: int) -> float:
-    """Seconds for `ingest --until-caught-up` of the whole stream, rules on or off; a durable
-    consumer of its own (the pipeline's has acked everything: it would hand over nothing)."""
+def _ingest_alleen(settings: Settings, regels: bool, durable: str, doel: int) -> tuple[float, float]:
+    """Seconds and CPU seconds (ingest with its validation worker) for `ingest
+    --until-caught-up` of the whole stream, rules on or off; a durable consumer of its own (the
+    pipeline's has acked everything: it would hand over nothing)."""
     env = {**_env(settings), "JEUGDSTROOM_QUALITY_RULES": "1" if regels else "0",
            "JEUGDSTROOM_INGEST_DURABLE": durable}
     log = settings.state_dir / "bench" / "ingest-alleen.log"
-    begin = time.perf_counter()
+    begin, cpu = time.perf_counter(), _cpu_kinderen()
     with log.open("ab") as uit:
         subprocess.run([sys.executable, "-m", "services.cli", "ingest", "--until-caught-up"],
                        env=env, stdout=uit, stderr=subprocess.STDOUT, check=True)
-    seconden = time.perf_counter() - begin
+    seconden, cpu = time.perf_counter() - begin, _cpu_kinderen() - cpu
     store = bootstrap.event_store(settings.database_url or "")
     try:
         positie = store.positie(bootstrap.ingest_bron(settings))
@@ -144,7 +150,13 @@ def _ingest_alleen(settings: Settings, regels: bool, durable: str, doel: int) ->
     if positie != doel:
         raise RuntimeError(f"ingest alone stopped at stream seq {positie} of {doel}; see "
                            "<state dir>/bench/ingest-alleen.log")
-    return seconden
+    return seconden, cpu
+
+
+def _cpu_kinderen() -> float:
+    """CPU seconds of this process's finished children and theirs (a pool reaps its workers)."""
+    gebruik = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return gebruik.ru_utime + gebruik.ru_stime
 
 
 def _env(settings: Settings) -> dict[str, str]:
@@ -259,13 +271,19 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
         meting.money_sql_ms, meting.money_sql_agrees = _geld_analist(geldvragen, view, regio)
         # before baseline (b), which deletes the stream
         meld("ingest alone on the same stream, iJw rules off, on, on, off (the best of each)")
-        tijden: dict[bool, list[float]] = {False: [], True: []}
+        tijden: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
         for i, regels in enumerate((False, True, True, False)):
             naam = f"bench_regels_{'aan' if regels else 'uit'}_{i}_{events}"
             tijden[regels].append(_ingest_alleen(runtime.database(naam, settings), regels,
                                                  naam.replace("_", "-"), doel))
-        meting.ingest_rules_off_records_per_s = meting.ijw_records / min(tijden[False])
-        meting.ingest_rules_on_records_per_s = meting.ijw_records / min(tijden[True])
+        meting.ingest_rules_off_records_per_s = meting.ijw_records / min(t for t, _ in tijden[False])
+        meting.ingest_rules_on_records_per_s = meting.ijw_records / min(t for t, _ in tijden[True])
+        meting.ingest_rules_off_cpu_us_per_message = min(c for _, c in tijden[False]) / doel * 1e6
+        meting.ingest_rules_on_cpu_us_per_message = min(c for _, c in tijden[True]) / doel * 1e6
+        meld(f"ingest alone, CPU per message (ingest + validation worker): rules off "
+             f"{meting.ingest_rules_off_cpu_us_per_message:,.0f} us, on "
+             f"{meting.ingest_rules_on_cpu_us_per_message:,.0f} us, off/on "
+             f"{meting.ingest_rules_off_cpu_us_per_message / meting.ingest_rules_on_cpu_us_per_message:.3f}")
         meld(f"baseline (b): the straightforward path on {baseline_events:,} events")
         straight = runtime.nieuw(f"bench_straight_{events}", settings)
         (meting.straightforward_save_events_per_s,

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 from lxml import etree
 
-from events.ijw import bericht_type
-from events.kwaliteit import REGELS, Bevinding, controleer
+from events.ijw import Afgewezen, bericht_type, lees_bericht
+from events.kwaliteit import DOOR_DE_PARSER, REGELS, Bevinding, controleer
 from tests.conftest import EXAMPLE_SECRETS, SHARED, example
 
 Wijziging = Callable[[etree._Element], None]
@@ -216,6 +216,20 @@ def test_the_official_examples_break_only_what_the_rules_say_they_do(naam):
     root = etree.fromstring(example(naam))
     assert {b.regel for b in controleer(root, bericht_type(root))} == \
         IN_DE_VOORBEELDEN.get(naam, set())
+
+
+@pytest.mark.parametrize(("regel", "naam", "goed", "fout"),
+                         [g for g in GEVALLEN if g[0] in DOOR_DE_PARSER],
+                         ids=[f"{g[0]}-{g[1]}" for g in GEVALLEN if g[0] in DOOR_DE_PARSER])
+def test_the_rules_lees_bericht_skips_are_rejections_there(regel, naam, goed, fout, register,
+                                                           schemas):
+    """Why lees_bericht runs the rules without them: it does not accept a message breaking them."""
+    accepted, _ = _gewijzigd(naam, goed)
+    lees_bericht(etree.tostring(accepted), register, schemas)
+    violating, bericht = _gewijzigd(naam, fout)
+    with pytest.raises(Afgewezen):
+        lees_bericht(etree.tostring(violating), register, schemas)
+    assert regel not in {b.regel for b in controleer(violating, bericht, gelezen=True)}
 
 
 def test_a_finding_names_the_element_and_the_rule():
