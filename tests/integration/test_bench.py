@@ -35,5 +35,8 @@ def test_bench_prints_all_figures_and_a_stable_json_document(tmp_path):
     assert set(run["query_historic_ms"]) == set(run["query_live_cold_ms"]) == {"p50", "p95", "p99"}
     assert run["peak_rss_mb"]["ingest"] > 0
     assert run["ingest_rules_on_records_per_s"] > 0 and run["ingest_rules_off_records_per_s"] > 0
+    # the CPU per message is the figure a shared machine does not swing
+    assert run["ingest_rules_on_cpu_us_per_message"] > 0
+    assert run["ingest_rules_off_cpu_us_per_message"] > 0
     # and it leaves nothing running behind
     assert EmbeddedRuntime(tmp_path / "state" / "bench" / "servers").endpoints() is None
