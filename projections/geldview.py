@@ -23,15 +23,58 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Protocol
+from decimal import Decimal
+from typing import Any, Protocol
 from uuid import UUID
 
 from projections.flow import Sleutel
-from projections.geld import Afwijzing, Geldversie, Regel, geldend_op, regelsleutel, regelvolgorde
+from projections.geld import (
+    Afwijzing,
+    Geldcijfers,
+    Geldversie,
+    Kostentelling,
+    Regel,
+    Segmentgeld,
+    geldend_op,
+    regelsleutel,
+    regelvolgorde,
+)
+from projections.view import Livevraag
 
 Identiteit = tuple[str, str]  # (aanbieder, ReferentieNummer): a declaration line
+
+
+def kosten_als_rij(telling: Kostentelling) -> dict[str, Any]:
+    """A live answer per segment as JSON-able data, to store beside the money view (its
+    breakdown is the segments again, so it is left out)."""
+    if telling.per != "segment":
+        raise ValueError("only the money figures per segment are kept as live answers")
+    data = asdict(telling)
+    del data["uitsplitsing"]
+    for veld in ("van", "peildatum", "k"):
+        data[veld] = data[veld] and data[veld].isoformat()
+    for cijfers in (data["totaal"], data["unmapped"], *(s["cijfers"] for s in data["segmenten"])):
+        cijfers["realisatie"] = cijfers["realisatie"] and str(cijfers["realisatie"])
+    return data
+
+
+def kosten_uit_rij(data: dict[str, Any]) -> Kostentelling:
+    def cijfers(c: dict[str, Any]) -> Geldcijfers:
+        return Geldcijfers(**{**c, "realisatie": c["realisatie"] and Decimal(c["realisatie"])})
+
+    segmenten = [Segmentgeld(s["segment"], s["naam"], cijfers(s["cijfers"]))
+                 for s in data["segmenten"]]
+    return Kostentelling(**{
+        **data, "van": date.fromisoformat(data["van"]),
+        "peildatum": date.fromisoformat(data["peildatum"]),
+        "k": data["k"] and date.fromisoformat(data["k"]),
+        "segmenten": segmenten, "totaal": cijfers(data["totaal"]),
+        "unmapped": cijfers(data["unmapped"]),
+        "ongekoppeld_per_gemeente": dict(data["ongekoppeld_per_gemeente"]),
+        "uitsplitsing": {s.segment: s.cijfers for s in segmenten},
+        "waarschuwingen": list(data["waarschuwingen"])})
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +223,24 @@ class GeldView(Protocol):
     def wis(self) -> None:
         ...
 
+    # The live answers per segment, as for the flow view (`FlowView.live_telling`): a reader
+    # registers a live question, the projector keeps its answer at the view's position.
+
+    def live_telling(self, vraag: Livevraag) -> tuple[int, dict[str, Any]] | None:
+        """The stored answer and the position it holds at (None: not asked before)."""
+        ...
+
+    def vraag_live(self, vraag: Livevraag) -> None:
+        ...
+
+    def te_verversen(self, positie: int, vandaag: date) -> list[Livevraag]:
+        """Today's live questions whose answer is not at this position (earlier days' are
+        forgotten)."""
+        ...
+
+    def bewaar_live(self, vraag: Livevraag, positie: int, telling: dict[str, Any]) -> None:
+        ...
+
 
 def kies_eerste(nieuw: Iterable[Regel], bekend: dict[Identiteit, Regel]) -> list[Regel]:
     """The lines of a page that become the copy that counts (earlier than the stored one)."""
@@ -202,6 +263,7 @@ class InMemoryGeldView:
         self._perioden: dict[Sleutel, list[Geldperiode]] = {}
         self._regels: dict[Identiteit, Regel] = {}
         self._afwijzingen: dict[Identiteit, date] = {}
+        self._live: dict[Livevraag, tuple[int, dict[str, Any]]] = {}
 
     def positie(self) -> int:
         return self._positie
@@ -257,6 +319,20 @@ class InMemoryGeldView:
 
     def wis(self) -> None:
         self.__init__()  # type: ignore[misc]
+
+    def live_telling(self, vraag: Livevraag) -> tuple[int, dict[str, Any]] | None:
+        return self._live.get(vraag)
+
+    def vraag_live(self, vraag: Livevraag) -> None:
+        self._live.setdefault(vraag, (-1, {}))
+
+    def te_verversen(self, positie: int, vandaag: date) -> list[Livevraag]:
+        for vraag in [v for v in self._live if v[4] < vandaag]:
+            del self._live[vraag]
+        return [v for v, (p, _) in self._live.items() if p != positie and v[4] == vandaag]
+
+    def bewaar_live(self, vraag: Livevraag, positie: int, telling: dict[str, Any]) -> None:
+        self._live[vraag] = (positie, telling)
 
 
 class _InMemorySchrijver:

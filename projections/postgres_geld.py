@@ -23,6 +23,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composable, Composed, Identifier
+from psycopg.types.json import Jsonb
 
 from projections.flow import Sleutel
 from projections.geld import Afwijzing, Geldversie, Regel, regelsleutel
@@ -34,6 +35,8 @@ from projections.geldview import (
     Identiteit,
     samengevat,
 )
+from projections.postgres import LIVE_VRAGEN
+from projections.view import Livevraag
 
 _KENNIS = "daterange(bekend_vanaf, bekend_tot)"
 _ZORG = ("daterange(ingangsdatum, "
@@ -75,6 +78,11 @@ _TABLES: list[Composable] = [
     SQL("""CREATE TABLE IF NOT EXISTS geld_afwijzing (
         aanbieder text NOT NULL, referentienummer text NOT NULL, dagtekening date NOT NULL,
         PRIMARY KEY (aanbieder, referentienummer))"""),
+    # the live questions asked and their answers, kept by the projector (like flow_live)
+    SQL("""CREATE TABLE IF NOT EXISTS geld_live (
+        regio text NOT NULL, van date NOT NULL, peildatum date NOT NULL, gemeente text NOT NULL,
+        dag date NOT NULL, positie bigint NOT NULL DEFAULT -1, telling jsonb,
+        PRIMARY KEY (regio, van, peildatum, gemeente, dag))"""),
 ]
 
 _REGELS_IN_VENSTER = (
@@ -170,12 +178,50 @@ class PostgresGeldView(PostgresTrackingRecorder):
             curs.execute(query, (list(ids),))
             return {r[0]: (r[1], r[2]) for r in curs.fetchall()}  # type: ignore[index]
 
+    def live_telling(self, vraag: Livevraag) -> tuple[int, dict[str, Any]] | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.row_factory = tuple_row  # type: ignore[assignment]
+            curs.execute("SELECT positie, telling FROM geld_live WHERE regio = %s AND van = %s "
+                         "AND peildatum = %s AND gemeente = %s AND dag = %s", _livesleutel(vraag))
+            rij = curs.fetchone()
+        return None if rij is None else (rij[0], rij[1] or {})  # type: ignore[index]
+
+    def vraag_live(self, vraag: Livevraag) -> None:
+        """Registered only while today has fewer than LIVE_VRAGEN (as for the flow view)."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "INSERT INTO geld_live (regio, van, peildatum, gemeente, dag) "
+                "SELECT %s, %s, %s, %s, %s WHERE (SELECT count(*) FROM geld_live WHERE dag = %s) "
+                "< %s ON CONFLICT DO NOTHING", (*_livesleutel(vraag), vraag[4], LIVE_VRAGEN))
+
+    def te_verversen(self, positie: int, vandaag: date) -> list[Livevraag]:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.row_factory = tuple_row  # type: ignore[assignment]
+            curs.execute("DELETE FROM geld_live WHERE dag < %s", (vandaag,))
+            curs.execute("SELECT regio, van, peildatum, gemeente, dag FROM geld_live "
+                         "WHERE dag = %s AND positie <> %s", (vandaag, positie))
+            rijen = curs.fetchall()
+        return [(r[0], r[1], r[2], r[3] or None, r[4]) for r in rijen]  # type: ignore[index]
+
+    def bewaar_live(self, vraag: Livevraag, positie: int, telling: dict[str, Any]) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "INSERT INTO geld_live (regio, van, peildatum, gemeente, dag, positie, telling) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (regio, van, peildatum, gemeente, "
+                "dag) DO UPDATE SET positie = EXCLUDED.positie, telling = EXCLUDED.telling",
+                (*_livesleutel(vraag), positie, Jsonb(telling)))
+
     def wis(self) -> None:
         with self.datastore.transaction(commit=True) as curs:
             curs.execute("TRUNCATE geld_toewijzing, geld_declaratie, geld_versie, geld_periode, "
-                         "geld_regel, geld_afwijzing")
+                         "geld_regel, geld_afwijzing, geld_live")
             curs.execute(SQL("DELETE FROM {0} WHERE application_name = %s").format(
                 Identifier(self.tracking_table_name)), (self.application_name,))
+
+
+def _livesleutel(vraag: Livevraag) -> tuple[object, ...]:
+    regio, van, peildatum, gemeente, dag = vraag
+    return regio, van, peildatum, gemeente or "", dag
 
 
 def _versies(curs: Cursor[Any], p: dict[str, Any]) -> list[Geldversie]:

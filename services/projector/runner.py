@@ -14,7 +14,10 @@ from datetime import date
 
 from psycopg.sql import SQL, Identifier
 
+from projections.geldview import GeldView, kosten_als_rij
+from projections.geldvragen import kosten_op
 from projections.projectie import TOPICS, FlowProjectie, GeldProjectie
+from projections.regio import Regio
 from projections.view import telling_als_rij
 from projections.vragen import tel_op
 from services.eventstore.postgres import Gebeurtenissen
@@ -96,6 +99,8 @@ class Projector:
                 # caught up: the live answers first, at every pause (a reader may have asked a
                 # new live question since; a new day makes every one new)
                 ververs_live(self.projectie)
+                if self.geld is not None:
+                    ververs_live_geld(self.geld.view, self.projectie.regios)
                 if nieuw and bijgewerkt is not None:
                     bijgewerkt(self.positie())
                 nieuw = False
@@ -129,6 +134,20 @@ def ververs_live(projectie: FlowProjectie) -> int:
         if regio_id in regios:
             telling = tel_op(view, regios[regio_id], van, peildatum, dag, gemeente, None)
             view.bewaar_live(vraag, positie, telling_als_rij(telling))
+    return len(vragen)
+
+
+def ververs_live_geld(view: GeldView, regios: Sequence[Regio]) -> int:
+    """As `ververs_live`, for the live money questions per segment readers have asked today,
+    at the money view's position; returns how many were answered."""
+    positie, vandaag = view.positie(), date.today()
+    per_id = {r.id: r for r in regios}
+    vragen = view.te_verversen(positie, vandaag)
+    for vraag in vragen:
+        regio_id, van, peildatum, gemeente, dag = vraag
+        if regio_id in per_id:
+            telling = kosten_op(view, per_id[regio_id], van, peildatum, dag, gemeente)
+            view.bewaar_live(vraag, positie, kosten_als_rij(telling))
     return len(vragen)
 
 
