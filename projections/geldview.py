@@ -33,11 +33,14 @@ from projections.flow import Sleutel
 from projections.geld import (
     Afwijzing,
     Geldcijfers,
+    Geldend,
     Geldversie,
     Kostentelling,
     Regel,
+    Regelgroep,
     Segmentgeld,
     geldend_op,
+    regelgroepen,
     regelsleutel,
     regelvolgorde,
 )
@@ -121,7 +124,16 @@ class Geldgegevens:
     afwijzingen: list[Afwijzing]  # rejections known at K of those lines
 
 
-Regelgroep = tuple[str, str, str, date, date, bool, int, date]
+@dataclass(frozen=True)
+class Geldsommen:
+    """What a money question reads: the input of `geld.kosten` for one (window, K)."""
+
+    geldend: list[Geldend]  # counting versions at K of toewijzingen that overlap the window or
+    # that a group names
+    groepen: list[Regelgroep]  # the window's lines known at K, summed (`geld.regelgroepen`)
+
+
+Samenvatting = tuple[str, str, str, date, date, bool, int, date]
 # gemeentecode, ToewijzingNummer, client, first Begindatum, last Einddatum, afgewezen, bedrag,
 # latest Dagtekening of a window's lines summed (`samengevat`)
 
@@ -133,7 +145,7 @@ def buiten_periode(begindatum: date, einddatum: date, versie: Geldversie | None)
         versie.einddatum is not None and einddatum > versie.einddatum))
 
 
-def samengevat(groepen: Iterable[Regelgroep], versies: list[Geldversie]) -> Geldgegevens:
+def samengevat(groepen: Iterable[Samenvatting], versies: list[Geldversie]) -> Geldgegevens:
     """The input of `geld.bereken` with one made-up line per group of the window's lines.
 
     The money rules read of a line its amount, gemeente and ToewijzingNummer (matching),
@@ -211,6 +223,12 @@ class GeldView(Protocol):
         """As `gegevens_op`, the lines summed per toewijzing, client, rejected at K and
         outside the counting version's period (and month, `per_maand`; see `samengevat`):
         the same figures from `geld.bereken`, from far fewer lines."""
+        ...
+
+    def sommen_op(self, gemeenten: Iterable[str], k: date, van: date, peildatum: date,
+                  per_maand: bool = False) -> Geldsommen:
+        """The counting versions at K and the window's lines summed as `geld.regelgroepen`
+        sums them (per month too, `per_maand`): what `geld.kosten` needs, as plain tuples."""
         ...
 
     def toewijzingen(self, ids: set[UUID]) -> dict[UUID, tuple[str, str]]:
@@ -296,7 +314,7 @@ class InMemoryGeldView:
         g = self.gegevens_op(gemeenten, k, van, peildatum)
         afgewezen = {(a.aanbieder, a.referentienummer): a.dagtekening for a in g.afwijzingen}
         geldend = {v.sleutel: v for v in g.versies}
-        groepen: dict[tuple[object, ...], Regelgroep] = {}
+        groepen: dict[tuple[object, ...], Samenvatting] = {}
         for r in g.regels:
             key = regelsleutel(r)
             versie = geldend.get(key) if key else None
@@ -310,6 +328,14 @@ class InMemoryGeldView:
                 *oud[:3], min(oud[3], r.begindatum), max(oud[4], r.einddatum), oud[5],
                 oud[6] + r.bedrag, max(oud[7], dag))
         return samengevat(groepen.values(), g.versies)
+
+    def sommen_op(self, gemeenten: Iterable[str], k: date, van: date, peildatum: date,
+                  per_maand: bool = False) -> Geldsommen:
+        binnen = set(gemeenten)
+        g = self.gegevens_op(binnen, k, van, peildatum)
+        geldend = {v.sleutel: Geldend.uit(v) for v in g.versies}
+        return Geldsommen(list(geldend.values()), regelgroepen(
+            g.regels, g.afwijzingen, geldend, binnen, van, peildatum, k, per_maand))
 
     def toewijzingen(self, ids: set[UUID]) -> dict[UUID, tuple[str, str]]:
         return {i: self._toewijzingen[i] for i in ids if i in self._toewijzingen}

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from projections.geld import Kostentelling, Per, Regel, bereken, regelsleutel
+from projections.geld import Kostentelling, Per, Regel, bereken, kosten, regelsleutel
 from projections.geldview import Geldgegevens, GeldView, kosten_uit_rij
 from projections.projectie import geld_uit_eventlog
 from projections.regio import Regio
@@ -34,9 +34,9 @@ def kosten_op(view: GeldView, regio: Regio, van: date, peildatum: date, k: date,
               k_getoond: date | None = None) -> Kostentelling:
     """The money figures of a window at K from the view: what every money question computes,
     and what the projector stores for the live questions (`GeldView.bewaar_live`)."""
-    g = view.samenvatting_op(regio.gemeenten, k, van, peildatum, per_maand=per == "maand")
-    return bereken(g.versies, g.regels, g.afwijzingen, regio, van, peildatum, k, gemeente, per,
-                   k_getoond=k_getoond)
+    s = view.sommen_op(regio.gemeenten, k, van, peildatum, per_maand=per == "maand")
+    return kosten(s.geldend, s.groepen, regio, van, peildatum, k, gemeente, per,
+                  k_getoond=k_getoond)
 
 
 class Geldvragen:

@@ -26,12 +26,13 @@ from psycopg.sql import SQL, Composable, Composed, Identifier
 from psycopg.types.json import Jsonb
 
 from projections.flow import Sleutel
-from projections.geld import Afwijzing, Geldversie, Regel, regelsleutel
+from projections.geld import Afwijzing, Geldend, Geldversie, Regel, Regelgroep, regelsleutel
 from projections.geldview import (
     Geldgegevens,
     Geldpagina,
     Geldperiode,
     GeldSchrijver,
+    Geldsommen,
     Identiteit,
     samengevat,
 )
@@ -162,6 +163,36 @@ class PostgresGeldView(PostgresTrackingRecorder):
             versies = _versies(curs, p)
         return samengevat(groepen, versies)  # type: ignore[arg-type]  # tuple rows
 
+    def sommen_op(self, gemeenten: Iterable[str], k: date, van: date, peildatum: date,
+                  per_maand: bool = False) -> Geldsommen:
+        """Two reads in one snapshot, both summed or trimmed in SQL to what `geld.kosten`
+        reads: the window's lines known at K summed per toewijzing (as its number), client
+        (and month), with the parts rejected at K and outside the counting version's period
+        at K; and the counting versions at K (`_versies`), as tuples."""
+        if peildatum < van:
+            return Geldsommen([], [])
+        p = {"gemeenten": list(gemeenten), "k": k, "van": van, "tot": peildatum}
+        maand = "date_trunc('month', r.begindatum)::date" if per_maand else "NULL::date"
+        with self.datastore.transaction(commit=False) as curs:
+            curs.row_factory = tuple_row  # type: ignore[assignment]
+            curs.execute(
+                f"SELECT r.gemeentecode, r.nummer, r.client, {maand}, sum(r.bedrag)::bigint, "  # noqa: S608
+                "coalesce(sum(r.bedrag) FILTER (WHERE a.dagtekening IS NOT NULL), 0)::bigint, "
+                "coalesce(sum(r.bedrag) FILTER (WHERE r.begindatum < p.ingangsdatum "
+                "OR r.einddatum > p.einddatum), 0)::bigint "
+                "FROM geld_regel r LEFT JOIN geld_afwijzing a ON a.aanbieder = r.aanbieder "
+                "AND a.referentienummer = r.referentienummer AND a.dagtekening <= %(k)s "
+                # the counting version at K (geld.buiten_toewijzingsperiode)
+                "LEFT JOIN geld_periode p ON p.gemeentecode = r.gemeentecode "
+                "AND p.nummer = r.nummer AND p.bekend_vanaf <= %(k)s "
+                "AND (p.bekend_tot IS NULL OR p.bekend_tot > %(k)s) "
+                + _REGELS_IN_VENSTER.removeprefix("FROM geld_regel r ")
+                + f" GROUP BY r.gemeentecode, r.nummer, r.client, {maand}", p, binary=True)
+            groepen = [Regelgroep(*r) for r in curs.fetchall()]  # type: ignore[arg-type]  # tuple rows
+            curs.execute(_versies_sql(_GELDEND), p, binary=True)
+            geldend = [Geldend((r[0], r[1]), *r[2:]) for r in curs.fetchall()]  # type: ignore[index]
+        return Geldsommen(geldend, groepen)
+
     def toewijzingen(self, ids: set[UUID]) -> dict[UUID, tuple[str, str]]:
         return self._namen("SELECT originator_id, gemeentecode, toewijzingnummer "
                            "FROM geld_toewijzing WHERE originator_id = ANY(%b)", ids)
@@ -224,21 +255,32 @@ def _livesleutel(vraag: Livevraag) -> tuple[object, ...]:
     return regio, van, peildatum, gemeente or "", dag
 
 
-def _versies(curs: Cursor[Any], p: dict[str, Any]) -> list[Geldversie]:
-    """The counting versions at K of the toewijzingen that overlap the window or that the
-    window's lines known at K name."""
-    curs.execute(
-        f"SELECT {_VERSIE} FROM geld_periode "  # noqa: S608
+_GELDEND = ("gemeentecode, nummer, client, categorie, code, ingangsdatum, einddatum, aanbieder, "
+            "volume, eenheid, frequentie, budget")  # geld.Geldend, its key in two columns
+
+
+def _versies_sql(kolommen: str) -> str:
+    """The counting versions at K of the toewijzingen that overlap the window (GiST index)
+    and of those that the window's lines known at K name but that do not overlap it: the two
+    parts never share a toewijzing (it has one counting version at K), so no deduplication."""
+    return (
+        f"SELECT {kolommen} FROM geld_periode "  # noqa: S608
         f"WHERE {_KENNIS} @> %(k)s::date AND {_ZORG} && daterange(%(van)s, %(tot)s, '[]') "
         "AND gemeentecode = ANY(%(gemeenten)s) "
         "AND ingangsdatum <= %(tot)s AND (einddatum IS NULL OR einddatum >= %(van)s) "
         "AND bekend_vanaf <= %(k)s AND (bekend_tot IS NULL OR bekend_tot > %(k)s) "
-        f"UNION SELECT {', '.join('p.' + c for c in _VERSIE.split(', '))} "
+        f"UNION ALL SELECT {', '.join('p.' + c for c in kolommen.split(', '))} "
         f"FROM (SELECT DISTINCT r.gemeentecode, r.nummer {_REGELS_IN_VENSTER} "
         "AND r.nummer IS NOT NULL) t "
         "JOIN geld_periode p USING (gemeentecode, nummer) "
-        "WHERE p.bekend_vanaf <= %(k)s AND (p.bekend_tot IS NULL OR p.bekend_tot > %(k)s)",
-        p, binary=True)
+        "WHERE p.bekend_vanaf <= %(k)s AND (p.bekend_tot IS NULL OR p.bekend_tot > %(k)s) "
+        "AND NOT (p.ingangsdatum <= %(tot)s AND (p.einddatum IS NULL OR p.einddatum >= %(van)s))")
+
+
+def _versies(curs: Cursor[Any], p: dict[str, Any]) -> list[Geldversie]:
+    """The counting versions at K of the toewijzingen that overlap the window or that the
+    window's lines known at K name."""
+    curs.execute(_versies_sql(_VERSIE), p, binary=True)
     return [_geldversie(r) for r in curs.fetchall()]
 
 

@@ -24,9 +24,9 @@ class _Telt(InMemoryGeldView):
         super().__init__()
         self.gelezen = 0
 
-    def samenvatting_op(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def sommen_op(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         self.gelezen += 1
-        return super().samenvatting_op(*args, **kwargs)
+        return super().sommen_op(*args, **kwargs)
 
 
 @pytest.mark.parametrize("pagina", [1, 4])
