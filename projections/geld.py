@@ -248,11 +248,22 @@ def _beschikt(versie: Geldversie | Geldend, tarief: int | None, van: date, peild
     if versie.frequentie == FREQUENTIE_PER_WEEK:
         return per_eenheid * _dagen(begin, einde), 7
     if versie.frequentie == FREQUENTIE_PER_MAAND:
-        # sum of days / days of the month over the months, over a common denominator
-        teller = sum(_dagen(a, b) * (_MAANDNOEMER // _dagen_in_maand(a))
-                     for a, b in _maanden(begin, einde))
-        return per_eenheid * teller, _MAANDNOEMER
+        return per_eenheid * _maanddelen(begin, einde), _MAANDNOEMER
     return None
+
+
+def _maanddelen(begin: date, einde: date) -> int:
+    """The sum over the months of [begin, einde] of (its days in it / the month's days), in
+    units of 1/_MAANDNOEMER: a whole month is one, so only the first and last month count
+    days (a question computes this for thousands of toewijzingen)."""
+    if einde < begin:
+        return 0
+    eerste = _MAANDNOEMER // _dagen_in_maand(begin)
+    if (begin.year, begin.month) == (einde.year, einde.month):
+        return (einde.day - begin.day + 1) * eerste
+    tussen = (einde.year * 12 + einde.month) - (begin.year * 12 + begin.month) - 1
+    return ((_dagen_in_maand(begin) - begin.day + 1) * eerste + tussen * _MAANDNOEMER
+            + einde.day * (_MAANDNOEMER // _dagen_in_maand(einde)))
 
 
 _MAANDNOEMER = math.lcm(28, 29, 30, 31)

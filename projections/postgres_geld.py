@@ -165,32 +165,23 @@ class PostgresGeldView(PostgresTrackingRecorder):
 
     def sommen_op(self, gemeenten: Iterable[str], k: date, van: date, peildatum: date,
                   per_maand: bool = False) -> Geldsommen:
-        """Two reads in one snapshot, both summed or trimmed in SQL to what `geld.kosten`
-        reads: the window's lines known at K summed per toewijzing (as its number), client
-        (and month), with the parts rejected at K and outside the counting version's period
-        at K; and the counting versions at K (`_versies`), as tuples."""
+        """One query, summed and trimmed in SQL to what `geld.kosten` reads (`_SOMMEN`)."""
         if peildatum < van:
             return Geldsommen([], [])
         p = {"gemeenten": list(gemeenten), "k": k, "van": van, "tot": peildatum}
         maand = "date_trunc('month', r.begindatum)::date" if per_maand else "NULL::date"
         with self.datastore.transaction(commit=False) as curs:
             curs.row_factory = tuple_row  # type: ignore[assignment]
-            curs.execute(
-                f"SELECT r.gemeentecode, r.nummer, r.client, {maand}, sum(r.bedrag)::bigint, "  # noqa: S608
-                "coalesce(sum(r.bedrag) FILTER (WHERE a.dagtekening IS NOT NULL), 0)::bigint, "
-                "coalesce(sum(r.bedrag) FILTER (WHERE r.begindatum < p.ingangsdatum "
-                "OR r.einddatum > p.einddatum), 0)::bigint "
-                "FROM geld_regel r LEFT JOIN geld_afwijzing a ON a.aanbieder = r.aanbieder "
-                "AND a.referentienummer = r.referentienummer AND a.dagtekening <= %(k)s "
-                # the counting version at K (geld.buiten_toewijzingsperiode)
-                "LEFT JOIN geld_periode p ON p.gemeentecode = r.gemeentecode "
-                "AND p.nummer = r.nummer AND p.bekend_vanaf <= %(k)s "
-                "AND (p.bekend_tot IS NULL OR p.bekend_tot > %(k)s) "
-                + _REGELS_IN_VENSTER.removeprefix("FROM geld_regel r ")
-                + f" GROUP BY r.gemeentecode, r.nummer, r.client, {maand}", p, binary=True)
-            groepen = [Regelgroep(*r) for r in curs.fetchall()]  # type: ignore[arg-type]  # tuple rows
-            curs.execute(_versies_sql(_GELDEND), p, binary=True)
-            geldend = [Geldend((r[0], r[1]), *r[2:]) for r in curs.fetchall()]  # type: ignore[index]
+            # a year's lines (tens of thousands) stay in memory instead of going to disk
+            curs.execute("SET LOCAL work_mem = '64MB'")
+            curs.execute(_SOMMEN.format(maand=maand), p, binary=True)
+            rijen = curs.fetchall()
+        geldend, groepen = [], []
+        for rij in rijen:
+            if rij[0]:  # type: ignore[index]  # tuple rows
+                geldend.append(Geldend((rij[1], rij[2]), *rij[3:13]))  # type: ignore[index]
+            else:
+                groepen.append(Regelgroep(*rij[13:]))  # type: ignore[index]
         return Geldsommen(geldend, groepen)
 
     def toewijzingen(self, ids: set[UUID]) -> dict[UUID, tuple[str, str]]:
@@ -257,6 +248,41 @@ def _livesleutel(vraag: Livevraag) -> tuple[object, ...]:
 
 _GELDEND = ("gemeentecode, nummer, client, categorie, code, ingangsdatum, einddatum, aanbieder, "
             "volume, eenheid, frequentie, budget")  # geld.Geldend, its key in two columns
+
+
+_GELEGD = ", ".join("NULL" for _ in _GELDEND.split(", "))
+
+# A money question in one statement: the window's lines known at K, each with whether it is
+# rejected at K (r); the counting versions at K of the toewijzingen that overlap the window
+# (o, the GiST index) and of the few that a line names without overlapping it (n); then
+# those versions (v) and the lines summed per toewijzing, client (and month), with the parts
+# rejected and outside the counting version's [start, end], in one result (first column
+# true: a version). Each table is read once, and the periods only where the index points.
+_SOMMEN = (
+    "WITH r AS MATERIALIZED (SELECT r.gemeentecode, r.nummer, r.client, r.begindatum, "  # noqa: S608
+    "r.einddatum, r.bedrag, a.dagtekening IS NOT NULL AS afgewezen "
+    "FROM geld_regel r LEFT JOIN geld_afwijzing a ON a.aanbieder = r.aanbieder "
+    "AND a.referentienummer = r.referentienummer AND a.dagtekening <= %(k)s "
+    + _REGELS_IN_VENSTER.removeprefix("FROM geld_regel r ") + "), "  # noqa: S608
+    f"o AS MATERIALIZED (SELECT {_GELDEND} FROM geld_periode "
+    f"WHERE {_KENNIS} @> %(k)s::date AND {_ZORG} && daterange(%(van)s, %(tot)s, '[]') "
+    "AND gemeentecode = ANY(%(gemeenten)s) "
+    "AND ingangsdatum <= %(tot)s AND (einddatum IS NULL OR einddatum >= %(van)s) "
+    "AND bekend_vanaf <= %(k)s AND (bekend_tot IS NULL OR bekend_tot > %(k)s)), "
+    f"n AS (SELECT p.* FROM (SELECT gemeentecode, nummer FROM r WHERE nummer IS NOT NULL "
+    "EXCEPT SELECT gemeentecode, nummer FROM o) t "
+    # per key through the index (OFFSET 0 keeps the planner from a scan of every period)
+    f"CROSS JOIN LATERAL (SELECT {_GELDEND} FROM geld_periode p "
+    "WHERE p.gemeentecode = t.gemeentecode AND p.nummer = t.nummer "
+    "AND p.bekend_vanaf <= %(k)s AND (p.bekend_tot IS NULL OR p.bekend_tot > %(k)s) OFFSET 0) p), "
+    "v AS (SELECT * FROM o UNION ALL SELECT * FROM n) "
+    f"SELECT true, v.*, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM v UNION ALL "
+    f"SELECT false, {_GELEGD}, r.gemeentecode, r.nummer, r.client, {{maand}}, "
+    "sum(r.bedrag)::bigint, coalesce(sum(r.bedrag) FILTER (WHERE r.afgewezen), 0)::bigint, "
+    "coalesce(sum(r.bedrag) FILTER (WHERE r.begindatum < v.ingangsdatum "
+    "OR r.einddatum > v.einddatum), 0)::bigint "
+    "FROM r LEFT JOIN v ON v.gemeentecode = r.gemeentecode AND v.nummer = r.nummer "
+    "GROUP BY r.gemeentecode, r.nummer, r.client, {maand}")
 
 
 def _versies_sql(kolommen: str) -> str:

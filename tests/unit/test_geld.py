@@ -5,6 +5,7 @@ defaults) are shared with the property and actual-care tests."""
 
 from __future__ import annotations
 
+import calendar
 import json
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
@@ -13,6 +14,7 @@ from fractions import Fraction
 
 import pytest
 
+from projections import geld as geld_module
 from projections.geld import (
     Afwijzing,
     Geldcijfers,
@@ -517,3 +519,25 @@ def test_a_k_soon_after_the_peildatum_warns_that_declarations_may_still_arrive()
 def test_a_peildatum_before_from_is_refused():
     with pytest.raises(ValueError, match="before from"):
         geld(van=date(2023, 2, 1), peildatum=date(2023, 1, 1))
+
+
+@pytest.mark.parametrize("begin, einde", [
+    (date(2023, 1, 1), date(2023, 12, 31)), (date(2023, 1, 15), date(2023, 1, 20)),
+    (date(2023, 1, 31), date(2023, 2, 1)), (date(2023, 2, 10), date(2024, 3, 5)),
+    (date(2024, 2, 29), date(2024, 2, 29)), (date(2023, 5, 2), date(2023, 5, 1)),
+    (date(2021, 11, 30), date(2024, 1, 31)),
+])
+def test_per_maand_counts_days_over_days_of_each_month(begin, einde):
+    """The closed form (whole months count one) against the sum month by month."""
+    maanden = sum((Fraction(min(eind, einde).day - max(start, begin).day + 1,
+                            calendar.monthrange(start.year, start.month)[1])
+                   for start, eind in _maandvensters(begin, einde)), Fraction(0))
+    assert Fraction(geld_module._maanddelen(begin, einde), geld_module._MAANDNOEMER) == maanden
+
+
+def _maandvensters(begin: date, einde: date):
+    maand = begin.replace(day=1)
+    while maand <= einde:
+        laatste = maand.replace(day=calendar.monthrange(maand.year, maand.month)[1])
+        yield maand, laatste
+        maand = laatste + timedelta(days=1)
