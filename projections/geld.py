@@ -497,9 +497,9 @@ def cijfers(
     waarden: dict[Sleutel, int | None] | None = None,
 ) -> Geldcijfers:
     """The figures of one scope: its toewijzingen and the groups of their lines in the window
-    [van, peildatum] (the caller passes only those). `waarden`: the toewijzingen's rounded
-    allocated values in this window when the caller has them already (the segments and the
-    totaal share them)."""
+    [van, peildatum] (the caller passes only those). `waarden`: the rounded allocated values
+    in this window of the toewijzingen that overlap it, when the caller has them already (the
+    segments and the totaal share them)."""
     gedeclareerd = afgewezen = buiten = 0
     toegekend_per_toewijzing: dict[Sleutel, int] = defaultdict(int)
     toegekend_per_kind: dict[str, int] = defaultdict(int)
@@ -513,10 +513,15 @@ def cijfers(
     beschikt = met_waarde_toegekend = zonder_waarde = zonder_decl = zonder_decl_beschikt = 0
     peil = min(k, peildatum) - timedelta(days=declaratie_termijn)
     for t in toewijzingen:
-        if not t.overlapt(van, peildatum):
-            continue
         key = t.v.sleutel
-        afgerond = waarden[key] if waarden is not None else t.waarde(van, peildatum)
+        if waarden is not None:  # holds exactly the toewijzingen that overlap the window
+            if key not in waarden:
+                continue
+            afgerond = waarden[key]
+        elif t.overlapt(van, peildatum):
+            afgerond = t.waarde(van, peildatum)
+        else:
+            continue
         waarde = afgerond or 0
         if afgerond is None:
             zonder_waarde += 1
