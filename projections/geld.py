@@ -66,7 +66,7 @@ from projections.flow import (
     sleutel,
     vraag_kop,
 )
-from projections.regio import ProductRegel, Regio, Segment
+from projections.regio import ProductRegel, Regio
 
 FREQUENTIE_PER_DAG, FREQUENTIE_PER_WEEK, FREQUENTIE_PER_MAAND, FREQUENTIE_TOTAAL = "1", "2", "4", "6"
 
@@ -387,33 +387,32 @@ def _grenzen(regels: Iterable[ProductRegel]) -> list[date]:
 
 
 class _Indeling:
-    """A region's segment and tariff of products on allocation start dates, each looked up
-    once per product and run of start dates between `_grenzen`: a question places thousands
-    of toewijzingen that share a few hundred products, and a lookup tries the rules in turn."""
+    """Where a region places products on allocation start dates: in scope or not, segment
+    and tariff, looked up once per product, Eenheid and run of start dates between
+    `_grenzen`: a question places thousands of toewijzingen that share a few hundred
+    products, and a lookup tries the region's rules in turn."""
 
     def __init__(self, regio: Regio) -> None:
         self.regio = regio
-        self._segmentgrenzen = _grenzen(r for s in regio.segmenten for r in s.regels)
-        self._tariefgrenzen = _grenzen(regio.tarieven)
-        self._segmenten: dict[tuple[object, ...], Segment | None] = {}
-        self._tarieven: dict[tuple[object, ...], int | None] = {}
+        self._grenzen = _grenzen([*(r for s in regio.segmenten for r in s.regels), *regio.tarieven])
+        self._plaatsen: dict[tuple[object, ...], tuple[bool, str | None, int | None]] = {}
 
-    def segment(self, v: Geldend) -> Segment | None:
-        gemeentecode = v.sleutel[0]
-        key = (gemeentecode, v.categorie, v.code, bisect_right(self._segmentgrenzen, v.ingangsdatum))
-        if key not in self._segmenten:
-            self._segmenten[key] = self.regio.segment_voor(gemeentecode, v.categorie, v.code,
-                                                           v.ingangsdatum)
-        return self._segmenten[key]
-
-    def tarief(self, v: Geldend) -> int | None:
+    def plaats(self, v: Geldend) -> tuple[bool, str | None, int | None]:
+        """(in scope, segment id or None: unmapped, tariff of its product and Eenheid): the
+        segment on the start date, and a segment that excludes the gemeente puts it out of
+        scope, as `flow.allocaties` decides."""
         gemeentecode = v.sleutel[0]
         key = (gemeentecode, v.categorie, v.code, v.eenheid,
-               bisect_right(self._tariefgrenzen, v.ingangsdatum))
-        if key not in self._tarieven:
-            self._tarieven[key] = self.regio.tarief_voor(gemeentecode, v.categorie, v.code,
-                                                         v.eenheid, v.ingangsdatum)
-        return self._tarieven[key]
+               bisect_right(self._grenzen, v.ingangsdatum))
+        plaats = self._plaatsen.get(key)
+        if plaats is None:
+            segment = self.regio.segment_voor(gemeentecode, v.categorie, v.code, v.ingangsdatum)
+            plaats = self._plaatsen[key] = (
+                segment is None or gemeentecode not in segment.uitgesloten_gemeenten,
+                segment.id if segment else None,
+                self.regio.tarief_voor(gemeentecode, v.categorie, v.code, v.eenheid,
+                                       v.ingangsdatum))
+        return plaats
 
 
 class _Geplaatst(NamedTuple):
@@ -437,21 +436,18 @@ class _Geplaatst(NamedTuple):
 
 
 def _in_scope(geldend: Iterable[Geldend], regio: Regio) -> dict[Sleutel, _Geplaatst]:
-    """The region's toewijzingen as `flow.allocaties` places them (the segment on the start
-    date; a segment that excludes the gemeente puts it out of scope), with their tariff."""
+    """The region's toewijzingen in scope, with their segment and, when they have an Omvang
+    and no Budget, the tariff of their product and Eenheid."""
     indeling = _Indeling(regio)
     result = {}
     for v in geldend:
         if v.sleutel[0] not in regio.gemeenten:
             continue
-        segment = indeling.segment(v)
-        if segment is not None and v.sleutel[0] in segment.uitgesloten_gemeenten:
-            continue
-        tarief = None if v.budget is not None or v.volume is None else indeling.tarief(v)
-        result[v.sleutel] = _Geplaatst(v, segment.id if segment else None, tarief)
+        in_scope, segment, tarief = indeling.plaats(v)
+        if in_scope:
+            result[v.sleutel] = _Geplaatst(
+                v, segment, None if v.budget is not None or v.volume is None else tarief)
     return result
-
-
 
 
 # -- figures --------------------------------------------------------------------------------
