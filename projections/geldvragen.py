@@ -36,10 +36,20 @@ def kosten_op(view: GeldView, regio: Regio, van: date, peildatum: date, k: date,
               k_getoond: date | None = None) -> Kostentelling:
     """The money figures of a window at K from the view: what every money question computes,
     and what the projector stores for the live questions (`GeldView.bewaar_live`)."""
+    return kosten_per_gemeente(view, regio, van, peildatum, k, [gemeente], per,
+                               k_getoond=k_getoond)[0]
+
+
+def kosten_per_gemeente(view: GeldView, regio: Regio, van: date, peildatum: date, k: date,
+                        gemeenten: list[str | None], per: Per = "segment", *,
+                        k_getoond: date | None = None) -> list[Kostentelling]:
+    """`kosten_op` for the region (None) and gemeenten of one window from one read of the
+    view (the region's read holds every gemeente's lines and toewijzingen): the projector
+    answers the live questions of a region and its gemeenten at once."""
     with _zonder_gc():
         s = view.sommen_op(regio.gemeenten, k, van, peildatum, per_maand=per == "maand")
-        return kosten(s.geldend, s.groepen, regio, van, peildatum, k, gemeente, per,
-                      k_getoond=k_getoond)
+        return [kosten(s.geldend, s.groepen, regio, van, peildatum, k, gemeente, per,
+                       k_getoond=k_getoond) for gemeente in gemeenten]
 
 
 @contextmanager
