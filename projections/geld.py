@@ -4,11 +4,15 @@ pure functions over plain data.
 This is the one place where gedeclareerd, afgewezen, toegekend, beschikt and realisatie are
 decided. The live projection and replay both call it:
 
-    versies --(flow.geldende_versies at K)--> flow.allocaties(regio) ----------------+
-    regels --(bekende_regels at K, afgewezen_op K)--> koppel(window) --> cijfers per segment, ...
+    versies --(geldend_op K: flow.geldende_versies)--> Geldend ------------------+--> kosten
+    regels --(bekende_regels at K, afgewezen_op K, window)--> regelgroepen -------+    (cijfers per
+                                                                                        segment, ...)
 
-Amounts are integer eurocent. The allocated value (beschikt) is computed exactly with
-`Fraction` and rounded once per toewijzing and window, half away from zero.
+The money view sums the same groups in SQL and hands the counting versions and groups to
+`kosten` directly, so a question and a replay share every rule after the summing.
+
+Amounts are integer eurocent. The allocated value (beschikt) is computed exactly, as a
+fraction of integers, and rounded once per toewijzing and window, half away from zero.
 
 Where DOMAIN.md is silent this module decides (each rule repeats it where it applies):
 
@@ -46,24 +50,23 @@ from __future__ import annotations
 
 import calendar
 import math
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from projections.flow import (
-    Allocatie,
     Sleutel,
     Versie,
-    allocaties,
     geldende_versies,
     sleutel,
     vraag_kop,
 )
-from projections.regio import Regio
+from projections.regio import ProductRegel, Regio
 
 FREQUENTIE_PER_DAG, FREQUENTIE_PER_WEEK, FREQUENTIE_PER_MAAND, FREQUENTIE_TOTAAL = "1", "2", "4", "6"
 
@@ -162,18 +165,23 @@ def in_window(regel: Regel, van: date, peildatum: date) -> bool:
     return van <= regel.begindatum <= peildatum
 
 
-def buiten_toewijzingsperiode(regel: Regel, allocatie: Allocatie) -> bool:
+def buiten_toewijzingsperiode(regel: Regel, v: Geldend) -> bool:
     """The line's ProductPeriode is not inside [start, end] of the counting version."""
-    return regel.begindatum < allocatie.start or (
-        allocatie.eind is not None and regel.einddatum > allocatie.eind)
+    return regel.begindatum < v.ingangsdatum or (
+        v.einddatum is not None and regel.einddatum > v.einddatum)
 
 
 def afronden(waarde: Fraction) -> int:
     """To a whole number, half away from zero."""
-    geheel, rest = divmod(abs(waarde.numerator), waarde.denominator)
-    if 2 * rest >= waarde.denominator:
+    return _afgerond(waarde.numerator, waarde.denominator)
+
+
+def _afgerond(teller: int, noemer: int) -> int:
+    """teller / noemer (noemer > 0) to a whole number, half away from zero, in integers."""
+    geheel, rest = divmod(abs(teller), noemer)
+    if 2 * rest >= noemer:
         geheel += 1
-    return geheel if waarde >= 0 else -geheel
+    return geheel if teller >= 0 else -geheel
 
 
 def percentage(teller: int, noemer: int) -> Decimal | None:
@@ -218,6 +226,14 @@ def beschikte_waarde(
       for totaal, which like a budget then has no allocated value;
     - otherwise (no Omvang, no tariff, unknown Frequentie) none.
     """
+    deel = _beschikt(versie, tarief, van, peildatum)
+    return None if deel is None else Fraction(*deel)
+
+
+def _beschikt(versie: Geldversie | Geldend, tarief: int | None, van: date, peildatum: date
+              ) -> tuple[int, int] | None:
+    """`beschikte_waarde` as (teller, noemer) in integers: a question computes it for every
+    toewijzing in the window and rounds it once, which needs no Fraction."""
     start, eind = versie.ingangsdatum, versie.einddatum
     if versie.budget is not None:
         return _gespreid(versie.budget, start, eind, van, peildatum)
@@ -228,87 +244,77 @@ def beschikte_waarde(
         return _gespreid(per_eenheid, start, eind, van, peildatum)
     begin, einde = max(start, van), min(eind or peildatum, peildatum)
     if versie.frequentie == FREQUENTIE_PER_DAG:
-        return Fraction(per_eenheid * _dagen(begin, einde))
+        return per_eenheid * _dagen(begin, einde), 1
     if versie.frequentie == FREQUENTIE_PER_WEEK:
-        return Fraction(per_eenheid * _dagen(begin, einde), 7)
+        return per_eenheid * _dagen(begin, einde), 7
     if versie.frequentie == FREQUENTIE_PER_MAAND:
-        # sum of days / days of the month over the months, in integers over a common
-        # denominator (one Fraction instead of one per month: the money queries compute
-        # this for every toewijzing in the window)
-        teller = sum(_dagen(a, b) * (_MAANDNOEMER // _dagen_in_maand(a))
-                     for a, b in _maanden(begin, einde))
-        return Fraction(per_eenheid * teller, _MAANDNOEMER)
+        return per_eenheid * _maanddelen(begin, einde), _MAANDNOEMER
     return None
+
+
+def _maanddelen(begin: date, einde: date) -> int:
+    """The sum over the months of [begin, einde] of (its days in it / the month's days), in
+    units of 1/_MAANDNOEMER: a whole month is one, so only the first and last month count
+    days (a question computes this for thousands of toewijzingen)."""
+    if einde < begin:
+        return 0
+    eerste = _MAANDNOEMER // _dagen_in_maand(begin)
+    if (begin.year, begin.month) == (einde.year, einde.month):
+        return (einde.day - begin.day + 1) * eerste
+    tussen = (einde.year * 12 + einde.month) - (begin.year * 12 + begin.month) - 1
+    return ((_dagen_in_maand(begin) - begin.day + 1) * eerste + tussen * _MAANDNOEMER
+            + einde.day * (_MAANDNOEMER // _dagen_in_maand(einde)))
 
 
 _MAANDNOEMER = math.lcm(28, 29, 30, 31)
 
 
 def _gespreid(waarde: int, start: date, eind: date | None, van: date, peildatum: date
-              ) -> Fraction | None:
+              ) -> tuple[int, int] | None:
     if eind is None or eind < start:
         return None
-    return Fraction(waarde * _dagen(max(start, van), min(eind, peildatum)), _dagen(start, eind))
+    return waarde * _dagen(max(start, van), min(eind, peildatum)), _dagen(start, eind)
 
 
 # -- matching -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class GeldendeToewijzing:
-    """A toewijzing in scope at K: its allocation (segment, start, end), counting version and
-    the tariff of its product and Eenheid on its start date."""
+class Geldend(NamedTuple):
+    """A toewijzing's counting version at K, as the figures read it (a plain tuple: a question
+    reads thousands, from the money view or from `geldend_op` in a replay)."""
 
-    allocatie: Allocatie
-    versie: Geldversie
-    tarief: int | None
-
-    @property
-    def sleutel(self) -> Sleutel:
-        return self.allocatie.sleutel
-
-    @property
-    def aanbieder(self) -> str:
-        return self.versie.aanbieder or ""
-
-    @property
-    def product(self) -> Product:
-        return self.versie.gemeentecode, self.versie.categorie, self.versie.code
-
-    def waarde(self, van: date, peildatum: date) -> Fraction | None:
-        return beschikte_waarde(self.versie, self.tarief, van, peildatum)
-
-    @property
-    def mist_tarief(self) -> bool:
-        return self.versie.budget is None and self.versie.volume is not None and self.tarief is None
-
-
-@dataclass(frozen=True, slots=True)
-class GekoppeldeRegel:
-    """A line known at K with its fate: matched to a toewijzing in scope, ongekoppeld (its
-    toewijzing unknown or deleted at K), or out of scope (its toewijzing excluded)."""
-
-    regel: Regel
-    afgewezen: bool
-    toewijzing: GeldendeToewijzing | None  # None: ongekoppeld or out of scope
-    buiten_scope: bool = False
-    buiten_periode: bool = False  # matched, and not inside [start, end] of the counting version
+    sleutel: Sleutel
+    client: str
+    categorie: str | None
+    code: str | None
+    ingangsdatum: date
+    einddatum: date | None
+    aanbieder: str | None
+    volume: int | None
+    eenheid: str | None
+    frequentie: str | None
+    budget: int | None
 
     @staticmethod
-    def van(regel: Regel, afgewezen: bool, toewijzing: GeldendeToewijzing | None,
-            buiten_scope: bool = False) -> GekoppeldeRegel:
-        """Decides buiten_periode once (every scope that counts the line asks it)."""
-        return GekoppeldeRegel(regel, afgewezen, toewijzing, buiten_scope,
-                               toewijzing is not None
-                               and buiten_toewijzingsperiode(regel, toewijzing.allocatie))
+    def uit(v: Geldversie) -> Geldend:
+        return Geldend(v.sleutel, v.client, v.categorie, v.code, v.ingangsdatum, v.einddatum,
+                       v.aanbieder, v.volume, v.eenheid, v.frequentie, v.budget)
 
-    @property
-    def toegekend(self) -> int:
-        return 0 if self.afgewezen else self.regel.bedrag
 
-    @property
-    def ongekoppeld(self) -> bool:
-        return self.toewijzing is None and not self.buiten_scope
+class Regelgroep(NamedTuple):
+    """The lines known at K in the window of one toewijzing (as the lines name it), client
+    and, for the breakdown per month, month, summed. Every figure sums line amounts per
+    toewijzing, client, gemeente or month, so a group counts exactly as its lines: the
+    rules decide per line whether it is rejected at K and whether it lies outside its
+    counting version's period, and the group keeps the sums of those lines apart."""
+
+    gemeentecode: str
+    nummer: int | None  # ToewijzingNummer as an integer; None: not a number (matches nothing)
+    client: str
+    maand: date | None  # first day of the lines' month; None: not grouped per month
+    gedeclareerd: int  # signed eurocent
+    afgewezen: int  # of those rejected at K
+    buiten_periode: int  # of those outside [start, end] of their toewijzing's counting version
 
 
 def regelsleutel(regel: Regel) -> Sleutel | None:
@@ -319,18 +325,33 @@ def regelsleutel(regel: Regel) -> Sleutel | None:
         return None
 
 
+def regelgroepen(
+    regels: Iterable[Regel], afwijzingen: Iterable[Afwijzing], geldend: dict[Sleutel, Geldend],
+    gemeenten: Iterable[str], van: date, peildatum: date, k: date, per_maand: bool = False,
+) -> list[Regelgroep]:
+    """The lines of these gemeenten known at K in the window (each line once: `bekende_regels`),
+    summed per toewijzing, client (and month); `geldend`: the counting versions at K."""
+    binnen = set(gemeenten)
+    afgewezen = afgewezen_op(afwijzingen, k)
+    sommen: dict[tuple[str, int | None, str, date | None], list[int]] = {}
+    for r in bekende_regels(regels, k):
+        if r.gemeentecode not in binnen or not in_window(r, van, peildatum):
+            continue
+        key = regelsleutel(r)
+        v = geldend.get(key) if key else None
+        som = sommen.setdefault((r.gemeentecode, key[1] if key else None, r.client,
+                                 r.maand if per_maand else None), [0, 0, 0])
+        som[0] += r.bedrag
+        if (r.aanbieder, r.referentienummer) in afgewezen:
+            som[1] += r.bedrag
+        if v is not None and buiten_toewijzingsperiode(r, v):
+            som[2] += r.bedrag
+    return [Regelgroep(*key, *som) for key, som in sommen.items()]
+
+
 def _geldversie_volgorde(v: Geldversie) -> tuple[object, ...]:
     return (v.volgorde, v.aanbieder or "", v.volume if v.volume is not None else -1,
             v.eenheid or "", v.frequentie or "", v.budget if v.budget is not None else -1)
-
-
-def toewijzingen_op(
-    versies: Iterable[Geldversie], regio: Regio, k: date
-) -> dict[Sleutel, GeldendeToewijzing]:
-    """The toewijzingen of the region in scope at K (exclusions removed; unmapped ones kept
-    with segment None), each in its counting version, with its tariff."""
-    return _in_scope(geldend_op(versies, k), regio)
-
 
 def geldend_op(versies: Iterable[Geldversie], k: date) -> dict[Sleutel, Geldversie]:
     """The counting version per toewijzing at K (deleted ones left out), money fields included:
@@ -343,46 +364,90 @@ def geldend_op(versies: Iterable[Geldversie], k: date) -> dict[Sleutel, Geldvers
         if v.dagtekening <= k:
             per_toewijzing.setdefault(v.sleutel, []).append(v)
     result: dict[Sleutel, Geldversie] = {}
-    for groep in per_toewijzing.values():
-        if len(groep) > 1:
-            groep.sort(key=_geldversie_volgorde)
+    for key, groep in per_toewijzing.items():
+        if len(groep) == 1:  # geldende_versies of one version known at K: itself, unless deleted
+            if not groep[0].is_verwijdering:
+                result[key] = groep[0]
+            continue
+        groep.sort(key=_geldversie_volgorde)
         result.update(geldende_versies(groep, k))  # type: ignore[arg-type]
     return result
 
 
-def _in_scope(geldend: dict[Sleutel, Geldversie], regio: Regio) -> dict[Sleutel, GeldendeToewijzing]:
+def _grenzen(regels: Iterable[ProductRegel]) -> list[date]:
+    """The start dates on which a rule's validity begins or ends: between two of them each
+    rule matches a product on every start date or on none."""
+    punten = set()
+    for r in regels:
+        if r.geldig_vanaf is not None:
+            punten.add(r.geldig_vanaf)
+        if r.geldig_tot is not None and r.geldig_tot < date.max:
+            punten.add(r.geldig_tot + timedelta(days=1))
+    return sorted(punten)
+
+
+class _Indeling:
+    """Where a region places products on allocation start dates: in scope or not, segment
+    and tariff, looked up once per product, Eenheid and run of start dates between
+    `_grenzen`: a question places thousands of toewijzingen that share a few hundred
+    products, and a lookup tries the region's rules in turn."""
+
+    def __init__(self, regio: Regio) -> None:
+        self.regio = regio
+        self._grenzen = _grenzen([*(r for s in regio.segmenten for r in s.regels), *regio.tarieven])
+        self._plaatsen: dict[tuple[object, ...], tuple[bool, str | None, int | None]] = {}
+
+    def plaats(self, v: Geldend) -> tuple[bool, str | None, int | None]:
+        """(in scope, segment id or None: unmapped, tariff of its product and Eenheid): the
+        segment on the start date, and a segment that excludes the gemeente puts it out of
+        scope, as `flow.allocaties` decides."""
+        gemeentecode = v.sleutel[0]
+        key = (gemeentecode, v.categorie, v.code, v.eenheid,
+               bisect_right(self._grenzen, v.ingangsdatum))
+        plaats = self._plaatsen.get(key)
+        if plaats is None:
+            segment = self.regio.segment_voor(gemeentecode, v.categorie, v.code, v.ingangsdatum)
+            plaats = self._plaatsen[key] = (
+                segment is None or gemeentecode not in segment.uitgesloten_gemeenten,
+                segment.id if segment else None,
+                self.regio.tarief_voor(gemeentecode, v.categorie, v.code, v.eenheid,
+                                       v.ingangsdatum))
+        return plaats
+
+
+class _Geplaatst(NamedTuple):
+    """A toewijzing in scope: its counting version, segment (None: unmapped) and tariff."""
+
+    v: Geldend
+    segment: str | None
+    tarief: int | None
+
+    def overlapt(self, van: date, tot: date) -> bool:
+        return self.v.ingangsdatum <= tot and (self.v.einddatum is None or self.v.einddatum >= van)
+
+    def waarde(self, van: date, peildatum: date) -> int | None:
+        """The allocated value in the window, rounded once (None: zonder beschikte waarde)."""
+        deel = _beschikt(self.v, self.tarief, van, peildatum)
+        return None if deel is None else _afgerond(*deel)
+
+    @property
+    def mist_tarief(self) -> bool:
+        return self.v.budget is None and self.v.volume is not None and self.tarief is None
+
+
+def _in_scope(geldend: Iterable[Geldend], regio: Regio) -> dict[Sleutel, _Geplaatst]:
+    """The region's toewijzingen in scope, with their segment and, when they have an Omvang
+    and no Budget, the tariff of their product and Eenheid."""
+    indeling = _Indeling(regio)
     result = {}
-    for a in allocaties(geldend.values(), regio):
-        v = geldend[a.sleutel]
-        tarief = (None if v.budget is not None or v.volume is None
-                  else regio.tarief_voor(v.gemeentecode, v.categorie, v.code, v.eenheid, v.ingangsdatum))
-        result[a.sleutel] = GeldendeToewijzing(a, v, tarief)
-    return result
-
-
-def koppel(
-    regels: Iterable[Regel], afwijzingen: Iterable[Afwijzing], versies: Iterable[Geldversie],
-    regio: Regio, k: date,
-) -> tuple[dict[Sleutel, GeldendeToewijzing], list[GekoppeldeRegel]]:
-    """Everything known at K: the toewijzingen in scope and every line of the region's
-    gemeenten, matched to its toewijzing's counting version and marked rejected or not. A
-    line whose toewijzing is unknown or deleted at K is ongekoppeld; one whose toewijzing
-    exists but is excluded from its segment is out of scope."""
-    geldend = geldend_op(versies, k)
-    toewijzingen = _in_scope(geldend, regio)
-    afgewezen = afgewezen_op(afwijzingen, k)
-    gekoppeld = []
-    sleutels: dict[tuple[str, str], Sleutel | None] = {}  # a toewijzing has a line a month
-    for regel in bekende_regels(regels, k):
-        if regel.gemeentecode not in regio.gemeenten:
+    for v in geldend:
+        if v.sleutel[0] not in regio.gemeenten:
             continue
-        naam = (regel.gemeentecode, regel.toewijzingnummer)
-        key = sleutels[naam] if naam in sleutels else sleutels.setdefault(naam, regelsleutel(regel))
-        t = toewijzingen.get(key) if key else None
-        gekoppeld.append(GekoppeldeRegel.van(regel, (regel.aanbieder, regel.referentienummer)
-                                             in afgewezen, t,
-                                             buiten_scope=t is None and key in geldend))
-    return toewijzingen, gekoppeld
+        in_scope, segment, tarief = indeling.plaats(v)
+        if in_scope:
+            result[v.sleutel] = _Geplaatst(
+                v, segment, None if v.budget is not None or v.volume is None else tarief)
+    return result
 
 
 # -- figures --------------------------------------------------------------------------------
@@ -419,45 +484,47 @@ class Geldcijfers:
         }
 
 
+Gekoppeld = tuple[_Geplaatst, Regelgroep]  # a line group and the toewijzing in scope it names
+
+
 def cijfers(
-    toewijzingen: Iterable[GeldendeToewijzing], regels: Iterable[GekoppeldeRegel], van: date,
+    toewijzingen: Iterable[_Geplaatst], groepen: Iterable[Gekoppeld], van: date,
     peildatum: date, k: date, declaratie_termijn: int,
-    waarden: dict[Sleutel, Fraction | None] | None = None,
+    waarden: dict[Sleutel, int | None] | None = None,
 ) -> Geldcijfers:
-    """The figures of one scope: its toewijzingen and the matched lines of them in the window
-    [van, peildatum] (the caller passes the scope's lines; those outside the window are
-    skipped here). `waarden`: the toewijzingen's exact allocated values in this window when
-    the caller has them already (the segments and the totaal share them)."""
+    """The figures of one scope: its toewijzingen and the groups of their lines in the window
+    [van, peildatum] (the caller passes only those). `waarden`: the rounded allocated values
+    in this window of the toewijzingen that overlap it, when the caller has them already (the
+    segments and the totaal share them)."""
     gedeclareerd = afgewezen = buiten = 0
     toegekend_per_toewijzing: dict[Sleutel, int] = defaultdict(int)
     toegekend_per_kind: dict[str, int] = defaultdict(int)
-    for g in regels:  # the hot loop of every money question: plain locals
-        t, regel = g.toewijzing, g.regel
-        if t is None or not van <= regel.begindatum <= peildatum:  # in_window
-            continue
-        bedrag = regel.bedrag
-        gedeclareerd += bedrag
-        toegekend_regel = bedrag
-        if g.afgewezen:
-            afgewezen += bedrag
-            toegekend_regel = 0
-        if g.buiten_periode:
-            buiten += bedrag
-        toegekend_per_toewijzing[t.allocatie.sleutel] += toegekend_regel
-        toegekend_per_kind[regel.client] += toegekend_regel
+    for t, g in groepen:
+        gedeclareerd += g.gedeclareerd
+        afgewezen += g.afgewezen
+        buiten += g.buiten_periode
+        toegekend_groep = g.gedeclareerd - g.afgewezen
+        toegekend_per_toewijzing[t.v.sleutel] += toegekend_groep
+        toegekend_per_kind[g.client] += toegekend_groep
     beschikt = met_waarde_toegekend = zonder_waarde = zonder_decl = zonder_decl_beschikt = 0
     peil = min(k, peildatum) - timedelta(days=declaratie_termijn)
     for t in toewijzingen:
-        if not t.allocatie.overlapt(van, peildatum):
+        key = t.v.sleutel
+        if waarden is not None:  # holds exactly the toewijzingen that overlap the window
+            if key not in waarden:
+                continue
+            afgerond = waarden[key]
+        elif t.overlapt(van, peildatum):
+            afgerond = t.waarde(van, peildatum)
+        else:
             continue
-        exact = waarden[t.sleutel] if waarden is not None else t.waarde(van, peildatum)
-        waarde = afronden(exact) if exact is not None else 0
-        if exact is None:
+        waarde = afgerond or 0
+        if afgerond is None:
             zonder_waarde += 1
         else:
             beschikt += waarde
-            met_waarde_toegekend += toegekend_per_toewijzing.get(t.sleutel, 0)
-        if t.allocatie.start <= peil and toegekend_per_toewijzing.get(t.sleutel, 0) <= 0:
+            met_waarde_toegekend += toegekend_per_toewijzing.get(key, 0)
+        if t.v.ingangsdatum <= peil and toegekend_per_toewijzing.get(key, 0) <= 0:
             zonder_decl += 1
             zonder_decl_beschikt += waarde
     toegekend = gedeclareerd - afgewezen
@@ -468,7 +535,7 @@ def cijfers(
         toewijzingen_zonder_declaratie=zonder_decl, zonder_declaratie_beschikt=zonder_decl_beschikt,
         zonder_beschikte_waarde=zonder_waarde, buiten_toewijzingsperiode=buiten,
         jeugdigen_met_declaratie=jeugdigen,
-        kosten_per_jeugdige=afronden(Fraction(toegekend, jeugdigen)) if jeugdigen else None,
+        kosten_per_jeugdige=_afgerond(toegekend, jeugdigen) if jeugdigen else None,
     )
 
 
@@ -527,27 +594,25 @@ class Kostentelling:
         return {_WIRE_PER[self.per]: key}
 
 
-_SLEUTEL_PER: dict[str, Callable[[GeldendeToewijzing], Hashable]] = {
-    "segment": lambda t: t.allocatie.segment,
-    "gemeente": lambda t: t.allocatie.gemeentecode,
-    "aanbieder": lambda t: t.aanbieder,
-    "product": lambda t: t.product,
+_SLEUTEL_PER: dict[str, Callable[[_Geplaatst], Hashable]] = {
+    "segment": lambda t: t.segment,
+    "gemeente": lambda t: t.v.sleutel[0],
+    "aanbieder": lambda t: t.v.aanbieder or "",
+    "product": lambda t: (t.v.sleutel[0], t.v.categorie, t.v.code),
 }
 
 
 def _groepen(
-    toewijzingen: Iterable[GeldendeToewijzing], regels: Iterable[GekoppeldeRegel],
-    sleutel_van: Callable[[GeldendeToewijzing], Hashable],
-) -> dict[Hashable, tuple[list[GeldendeToewijzing], list[GekoppeldeRegel]]]:
-    """Toewijzingen and their matched lines, grouped by a property of the toewijzing."""
-    groepen: dict[Hashable, tuple[list[GeldendeToewijzing], list[GekoppeldeRegel]]] = defaultdict(
-        lambda: ([], []))
+    toewijzingen: Iterable[_Geplaatst], groepen: Iterable[Gekoppeld],
+    sleutel_van: Callable[[_Geplaatst], Hashable],
+) -> dict[Hashable, tuple[list[_Geplaatst], list[Gekoppeld]]]:
+    """Toewijzingen and their line groups, grouped by a property of the toewijzing."""
+    result: dict[Hashable, tuple[list[_Geplaatst], list[Gekoppeld]]] = defaultdict(lambda: ([], []))
     for t in toewijzingen:
-        groepen[sleutel_van(t)][0].append(t)
-    for g in regels:
-        if g.toewijzing is not None:
-            groepen[sleutel_van(g.toewijzing)][1].append(g)
-    return groepen
+        result[sleutel_van(t)][0].append(t)
+    for gekoppeld in groepen:
+        result[sleutel_van(gekoppeld[0])][1].append(gekoppeld)
+    return result
 
 
 def bereken(
@@ -564,59 +629,101 @@ def bereken(
     k_getoond: date | None = None,
 ) -> Kostentelling:
     """The money figures of a window [van, peildatum] as known at K, for the region or one
-    gemeente: per segment (every configured one), a totaal, ongekoppeld beside them, and the
-    breakdown `per` (segment, gemeente, maand, aanbieder or product)."""
+    gemeente, from every version, line and rejection: the counting versions at K and the
+    window's lines known at K summed per toewijzing and client (`regelgroepen`), then
+    `kosten`, as a money question does from the money view's sums."""
+    _controleer(van, peildatum, per)
+    geldend = {key: Geldend.uit(v) for key, v in geldend_op(versies, k).items()}
+    groepen = regelgroepen(regels, afwijzingen, geldend, regio.gemeenten, van, peildatum, k,
+                           per_maand=per == "maand")
+    return kosten(list(geldend.values()), groepen, regio, van, peildatum, k, gemeente, per,
+                  k_getoond=k_getoond)
+
+
+def _controleer(van: date, peildatum: date, per: str) -> None:
     if peildatum < van:
         raise ValueError(f"peildatum {peildatum} lies before from {van}")
     if per not in _WIRE_PER:
         raise ValueError(f"per is one of {', '.join(_WIRE_PER)}, not {per!r}")
-    toewijzingen, gekoppeld = koppel(regels, afwijzingen, versies, regio, k)
+
+
+def kosten(
+    geldend: list[Geldend],
+    groepen: Iterable[Regelgroep],
+    regio: Regio,
+    van: date,
+    peildatum: date,
+    k: date,
+    gemeente: str | None = None,
+    per: Per = "segment",
+    *,
+    k_getoond: date | None = None,
+) -> Kostentelling:
+    """The money figures from the counting versions at K (at least of the toewijzingen that
+    overlap the window or that a group names) and the window's line groups (per month when
+    `per` is "maand"): per segment (every configured one), a totaal, ongekoppeld beside them,
+    and the breakdown `per` (segment, gemeente, maand, aanbieder or product)."""
+    _controleer(van, peildatum, per)
+    toewijzingen = _in_scope(geldend, regio)
+    bestaand = {v.sleutel for v in geldend}
     if gemeente is not None:
         toewijzingen = {key: t for key, t in toewijzingen.items() if key[0] == gemeente}
-        gekoppeld = [g for g in gekoppeld if g.regel.gemeentecode == gemeente]
-    gekoppeld = [g for g in gekoppeld if in_window(g.regel, van, peildatum)]
+    gekoppeld: list[Gekoppeld] = []
+    ongekoppeld_per_gemeente: dict[str, int] = defaultdict(int)
+    buiten_scope = 0
+    for g in groepen:
+        if g.gemeentecode not in regio.gemeenten or (gemeente is not None
+                                                     and g.gemeentecode != gemeente):
+            continue
+        if per == "maand" and g.maand is None:
+            raise ValueError("the breakdown per month needs the line groups per month")
+        key = (g.gemeentecode, g.nummer) if g.nummer is not None else None
+        t = toewijzingen.get(key) if key else None
+        if t is not None:
+            gekoppeld.append((t, g))
+        elif key in bestaand:  # its toewijzing is excluded from its segment: out of scope
+            buiten_scope += g.gedeclareerd
+        else:  # unknown or deleted at K
+            ongekoppeld_per_gemeente[g.gemeentecode] += g.gedeclareerd
     termijn = regio.declaratie_termijn
-    leeg: tuple[list[GeldendeToewijzing], list[GekoppeldeRegel]] = ([], [])
+    leeg: tuple[list[_Geplaatst], list[Gekoppeld]] = ([], [])
 
     waarden = {key: t.waarde(van, peildatum) for key, t in toewijzingen.items()
-               if t.allocatie.overlapt(van, peildatum)}
+               if t.overlapt(van, peildatum)}
     per_segment = _groepen(toewijzingen.values(), gekoppeld, _SLEUTEL_PER["segment"])
     segmenten = [Segmentgeld(s.id, s.naam, cijfers(*per_segment.get(s.id, leeg), van, peildatum, k,
                                                     termijn, waarden))
                  for s in regio.segmenten]
     bekend = {s.id for s in regio.segmenten}
-    in_scope = [t for t in toewijzingen.values() if t.allocatie.segment in bekend]
-    in_scope_regels = [g for g in gekoppeld
-                       if g.toewijzing is not None and g.toewijzing.allocatie.segment in bekend]
-    totaal = cijfers(in_scope, in_scope_regels, van, peildatum, k, termijn, waarden)
+    in_scope = [t for t in toewijzingen.values() if t.segment in bekend]
+    in_scope_groepen = [(t, g) for t, g in gekoppeld if t.segment in bekend]
+    totaal = cijfers(in_scope, in_scope_groepen, van, peildatum, k, termijn, waarden)
     unmapped = cijfers(*per_segment.get(None, leeg), van, peildatum, k, termijn, waarden)
 
     uitsplitsing: dict[Hashable, Geldcijfers] = {}
     if per == "segment":
         uitsplitsing = {s.segment: s.cijfers for s in segmenten}
     elif per == "maand":
+        per_maand: dict[date | None, list[Gekoppeld]] = defaultdict(list)
+        for t, g in in_scope_groepen:
+            per_maand[g.maand].append((t, g))
         for a, b in _maanden(van, peildatum):
-            uitsplitsing[a.replace(day=1)] = cijfers(in_scope, in_scope_regels, a, b, k, termijn)
+            maand = a.replace(day=1)
+            uitsplitsing[maand] = cijfers(in_scope, per_maand.get(maand, []), a, b, k, termijn)
     else:
-        groepen = _groepen(in_scope, in_scope_regels, _SLEUTEL_PER[per])
-        for key in sorted(groepen, key=_sorteerbaar):
-            groep_toewijzingen, groep_regels = groepen[key]
-            if groep_regels or any(t.allocatie.overlapt(van, peildatum) for t in groep_toewijzingen):
-                uitsplitsing[key] = cijfers(groep_toewijzingen, groep_regels, van, peildatum, k,
+        groepen_per = _groepen(in_scope, in_scope_groepen, _SLEUTEL_PER[per])
+        for cel in sorted(groepen_per, key=_sorteerbaar):
+            groep_toewijzingen, groep_groepen = groepen_per[cel]
+            if groep_groepen or any(t.overlapt(van, peildatum) for t in groep_toewijzingen):
+                uitsplitsing[cel] = cijfers(groep_toewijzingen, groep_groepen, van, peildatum, k,
                                             termijn, waarden)
 
-    ongekoppeld_per_gemeente: dict[str, int] = defaultdict(int)
-    for g in gekoppeld:
-        if g.ongekoppeld:
-            ongekoppeld_per_gemeente[g.regel.gemeentecode] += g.regel.bedrag
     return Kostentelling(
         regio=regio.id, van=van, peildatum=peildatum, k=k_getoond, gemeente=gemeente,
         segmenten=segmenten, totaal=totaal,
         ongekoppeld=sum(ongekoppeld_per_gemeente.values()),
         ongekoppeld_per_gemeente=dict(sorted(ongekoppeld_per_gemeente.items())),
-        unmapped=unmapped,
-        buiten_scope=sum(g.regel.bedrag for g in gekoppeld if g.buiten_scope),
-        per=per, uitsplitsing=uitsplitsing,
+        unmapped=unmapped, buiten_scope=buiten_scope, per=per, uitsplitsing=uitsplitsing,
         waarschuwingen=_waarschuwingen(regio, toewijzingen.values(), unmapped, van, peildatum, k),
     )
 
@@ -628,7 +735,7 @@ def _sorteerbaar(key: Hashable) -> tuple[object, ...]:
 
 
 def _waarschuwingen(
-    regio: Regio, toewijzingen: Iterable[GeldendeToewijzing], unmapped: Geldcijfers, van: date,
+    regio: Regio, toewijzingen: Iterable[_Geplaatst], unmapped: Geldcijfers, van: date,
     peildatum: date, k: date,
 ) -> list[str]:
     result = []
@@ -638,8 +745,8 @@ def _waarschuwingen(
             "peildatum: declarations for the window may still arrive")
     zonder_tarief: set[tuple[str | None, str | None, str | None]] = set()
     for t in toewijzingen:
-        if t.mist_tarief and t.allocatie.overlapt(van, peildatum) and t.allocatie.segment is not None:
-            zonder_tarief.add((t.versie.categorie, t.versie.code, t.versie.eenheid))
+        if t.mist_tarief and t.overlapt(van, peildatum) and t.segment is not None:
+            zonder_tarief.add((t.v.categorie, t.v.code, t.v.eenheid))
     if zonder_tarief:
         namen = ", ".join(f"{cat}/{code} eenheid {eenheid}"
                           for cat, code, eenheid in sorted(zonder_tarief, key=_sorteerbaar)[:5])

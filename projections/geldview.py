@@ -23,15 +23,61 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Protocol
+from decimal import Decimal
+from typing import Any, Protocol
 from uuid import UUID
 
 from projections.flow import Sleutel
-from projections.geld import Afwijzing, Geldversie, Regel, geldend_op, regelsleutel, regelvolgorde
+from projections.geld import (
+    Afwijzing,
+    Geldcijfers,
+    Geldend,
+    Geldversie,
+    Kostentelling,
+    Regel,
+    Regelgroep,
+    Segmentgeld,
+    geldend_op,
+    regelgroepen,
+    regelsleutel,
+    regelvolgorde,
+)
+from projections.view import Livevraag
 
 Identiteit = tuple[str, str]  # (aanbieder, ReferentieNummer): a declaration line
+
+
+def kosten_als_rij(telling: Kostentelling) -> dict[str, Any]:
+    """A live answer per segment as JSON-able data, to store beside the money view (its
+    breakdown is the segments again, so it is left out)."""
+    if telling.per != "segment":
+        raise ValueError("only the money figures per segment are kept as live answers")
+    data = asdict(telling)
+    del data["uitsplitsing"]
+    for veld in ("van", "peildatum", "k"):
+        data[veld] = data[veld] and data[veld].isoformat()
+    for cijfers in (data["totaal"], data["unmapped"], *(s["cijfers"] for s in data["segmenten"])):
+        cijfers["realisatie"] = cijfers["realisatie"] and str(cijfers["realisatie"])
+    return data
+
+
+def kosten_uit_rij(data: dict[str, Any]) -> Kostentelling:
+    def cijfers(c: dict[str, Any]) -> Geldcijfers:
+        return Geldcijfers(**{**c, "realisatie": c["realisatie"] and Decimal(c["realisatie"])})
+
+    segmenten = [Segmentgeld(s["segment"], s["naam"], cijfers(s["cijfers"]))
+                 for s in data["segmenten"]]
+    return Kostentelling(**{
+        **data, "van": date.fromisoformat(data["van"]),
+        "peildatum": date.fromisoformat(data["peildatum"]),
+        "k": data["k"] and date.fromisoformat(data["k"]),
+        "segmenten": segmenten, "totaal": cijfers(data["totaal"]),
+        "unmapped": cijfers(data["unmapped"]),
+        "ongekoppeld_per_gemeente": dict(data["ongekoppeld_per_gemeente"]),
+        "uitsplitsing": {s.segment: s.cijfers for s in segmenten},
+        "waarschuwingen": list(data["waarschuwingen"])})
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +124,16 @@ class Geldgegevens:
     afwijzingen: list[Afwijzing]  # rejections known at K of those lines
 
 
-Regelgroep = tuple[str, str, str, date, date, bool, int, date]
+@dataclass(frozen=True)
+class Geldsommen:
+    """What a money question reads: the input of `geld.kosten` for one (window, K)."""
+
+    geldend: list[Geldend]  # counting versions at K of toewijzingen that overlap the window or
+    # that a group names
+    groepen: list[Regelgroep]  # the window's lines known at K, summed (`geld.regelgroepen`)
+
+
+Samenvatting = tuple[str, str, str, date, date, bool, int, date]
 # gemeentecode, ToewijzingNummer, client, first Begindatum, last Einddatum, afgewezen, bedrag,
 # latest Dagtekening of a window's lines summed (`samengevat`)
 
@@ -90,7 +145,7 @@ def buiten_periode(begindatum: date, einddatum: date, versie: Geldversie | None)
         versie.einddatum is not None and einddatum > versie.einddatum))
 
 
-def samengevat(groepen: Iterable[Regelgroep], versies: list[Geldversie]) -> Geldgegevens:
+def samengevat(groepen: Iterable[Samenvatting], versies: list[Geldversie]) -> Geldgegevens:
     """The input of `geld.bereken` with one made-up line per group of the window's lines.
 
     The money rules read of a line its amount, gemeente and ToewijzingNummer (matching),
@@ -170,6 +225,12 @@ class GeldView(Protocol):
         the same figures from `geld.bereken`, from far fewer lines."""
         ...
 
+    def sommen_op(self, gemeenten: Iterable[str], k: date, van: date, peildatum: date,
+                  per_maand: bool = False) -> Geldsommen:
+        """The counting versions at K and the window's lines summed as `geld.regelgroepen`
+        sums them (per month too, `per_maand`): what `geld.kosten` needs, as plain tuples."""
+        ...
+
     def toewijzingen(self, ids: set[UUID]) -> dict[UUID, tuple[str, str]]:
         ...
 
@@ -178,6 +239,24 @@ class GeldView(Protocol):
         ...
 
     def wis(self) -> None:
+        ...
+
+    # The live answers per segment, as for the flow view (`FlowView.live_telling`): a reader
+    # registers a live question, the projector keeps its answer at the view's position.
+
+    def live_telling(self, vraag: Livevraag) -> tuple[int, dict[str, Any]] | None:
+        """The stored answer and the position it holds at (None: not asked before)."""
+        ...
+
+    def vraag_live(self, vraag: Livevraag) -> None:
+        ...
+
+    def te_verversen(self, positie: int, vandaag: date) -> list[Livevraag]:
+        """Today's live questions whose answer is not at this position (earlier days' are
+        forgotten)."""
+        ...
+
+    def bewaar_live(self, vraag: Livevraag, positie: int, telling: dict[str, Any]) -> None:
         ...
 
 
@@ -202,6 +281,7 @@ class InMemoryGeldView:
         self._perioden: dict[Sleutel, list[Geldperiode]] = {}
         self._regels: dict[Identiteit, Regel] = {}
         self._afwijzingen: dict[Identiteit, date] = {}
+        self._live: dict[Livevraag, tuple[int, dict[str, Any]]] = {}
 
     def positie(self) -> int:
         return self._positie
@@ -234,7 +314,7 @@ class InMemoryGeldView:
         g = self.gegevens_op(gemeenten, k, van, peildatum)
         afgewezen = {(a.aanbieder, a.referentienummer): a.dagtekening for a in g.afwijzingen}
         geldend = {v.sleutel: v for v in g.versies}
-        groepen: dict[tuple[object, ...], Regelgroep] = {}
+        groepen: dict[tuple[object, ...], Samenvatting] = {}
         for r in g.regels:
             key = regelsleutel(r)
             versie = geldend.get(key) if key else None
@@ -249,6 +329,14 @@ class InMemoryGeldView:
                 oud[6] + r.bedrag, max(oud[7], dag))
         return samengevat(groepen.values(), g.versies)
 
+    def sommen_op(self, gemeenten: Iterable[str], k: date, van: date, peildatum: date,
+                  per_maand: bool = False) -> Geldsommen:
+        binnen = set(gemeenten)
+        g = self.gegevens_op(binnen, k, van, peildatum)
+        geldend = {v.sleutel: Geldend.uit(v) for v in g.versies}
+        return Geldsommen(list(geldend.values()), regelgroepen(
+            g.regels, g.afwijzingen, geldend, binnen, van, peildatum, k, per_maand))
+
     def toewijzingen(self, ids: set[UUID]) -> dict[UUID, tuple[str, str]]:
         return {i: self._toewijzingen[i] for i in ids if i in self._toewijzingen}
 
@@ -257,6 +345,20 @@ class InMemoryGeldView:
 
     def wis(self) -> None:
         self.__init__()  # type: ignore[misc]
+
+    def live_telling(self, vraag: Livevraag) -> tuple[int, dict[str, Any]] | None:
+        return self._live.get(vraag)
+
+    def vraag_live(self, vraag: Livevraag) -> None:
+        self._live.setdefault(vraag, (-1, {}))
+
+    def te_verversen(self, positie: int, vandaag: date) -> list[Livevraag]:
+        for vraag in [v for v in self._live if v[4] < vandaag]:
+            del self._live[vraag]
+        return [v for v, (p, _) in self._live.items() if p != positie and v[4] == vandaag]
+
+    def bewaar_live(self, vraag: Livevraag, positie: int, telling: dict[str, Any]) -> None:
+        self._live[vraag] = (positie, telling)
 
 
 class _InMemorySchrijver:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import copy
 import csv
+import gc
 import io
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
-from projections.geld import Kostentelling, Per, Regel, bereken, regelsleutel
-from projections.geldview import Geldgegevens, GeldView
+from projections.geld import Kostentelling, Per, Regel, bereken, kosten, regelsleutel
+from projections.geldview import Geldgegevens, GeldView, kosten_uit_rij
 from projections.projectie import geld_uit_eventlog
 from projections.regio import Regio
 
@@ -29,12 +31,50 @@ BEDRAGEN = ("gedeclareerd", "afgewezen", "toegekend", "beschikt", "buiten_toewij
             "kosten_per_jeugdige")
 
 
+def kosten_op(view: GeldView, regio: Regio, van: date, peildatum: date, k: date,
+              gemeente: str | None = None, per: Per = "segment", *,
+              k_getoond: date | None = None) -> Kostentelling:
+    """The money figures of a window at K from the view: what every money question computes,
+    and what the projector stores for the live questions (`GeldView.bewaar_live`)."""
+    return kosten_per_gemeente(view, regio, van, peildatum, k, [gemeente], per,
+                               k_getoond=k_getoond)[0]
+
+
+def kosten_per_gemeente(view: GeldView, regio: Regio, van: date, peildatum: date, k: date,
+                        gemeenten: list[str | None], per: Per = "segment", *,
+                        k_getoond: date | None = None) -> list[Kostentelling]:
+    """`kosten_op` for the region (None) and gemeenten of one window from one read of the
+    view (the region's read holds every gemeente's lines and toewijzingen): the projector
+    answers the live questions of a region and its gemeenten at once."""
+    with _zonder_gc():
+        s = view.sommen_op(regio.gemeenten, k, van, peildatum, per_maand=per == "maand")
+        return [kosten(s.geldend, s.groepen, regio, van, peildatum, k, gemeente, per,
+                       k_getoond=k_getoond) for gemeente in gemeenten]
+
+
+@contextmanager
+def _zonder_gc() -> Iterator[None]:
+    """Without the cycle collector: a money question allocates some 100,000 tuples (rows,
+    groups, toewijzingen) that form no cycles and go with reference counting, while the
+    collector would make full passes over the whole process heap meanwhile (measured on the
+    bench's 100k store: a question took 20-40 ms of rules, 80-110 ms with such a pass)."""
+    aan = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if aan:
+            gc.enable()
+
+
 class Geldvragen:
     """The money figures from a money view, for every reader.
 
     The same question asked again before the view moved (and on the same day: "now"
     depends on it) is answered from memory, as the flow questions are: the dashboard and
-    the live updates ask the live figures over and over."""
+    the live updates ask the live figures over and over. A live question per segment is
+    answered from the projector's stored answer when that is at the view's position (the
+    projector answers every registered one when it has caught up)."""
 
     def __init__(self, view: GeldView) -> None:
         self.view = view
@@ -46,15 +86,22 @@ class Geldvragen:
     def kostentelling(self, regio: Regio, van: date, peildatum: date, bekend_op: date | None,
                       gemeente: str | None = None, per: Per = "segment") -> Kostentelling:
         """The money figures for a window as known at a date; None means now."""
-        sleutel = (regio.id, van, peildatum, bekend_op, gemeente, per, date.today(),
-                   self.view.positie())
+        positie = self.view.positie()
+        sleutel = (regio.id, van, peildatum, bekend_op, gemeente, per, date.today(), positie)
         if sleutel in self._tellingen:
             self._tellingen.move_to_end(sleutel)
             return copy.deepcopy(self._tellingen[sleutel])
         k = bekend_op or date.today()
-        g = self.view.samenvatting_op(regio.gemeenten, k, van, peildatum, per_maand=per == "maand")
-        telling = bereken(g.versies, g.regels, g.afwijzingen, regio, van, peildatum, k, gemeente,
-                          per, k_getoond=bekend_op)
+        telling = None
+        if bekend_op is None and per == "segment":
+            vraag = (regio.id, van, peildatum, gemeente, k)
+            bewaard = self.view.live_telling(vraag)
+            if bewaard is None:
+                self.view.vraag_live(vraag)
+            elif bewaard[0] == positie:
+                telling = kosten_uit_rij(bewaard[1])
+        telling = telling or kosten_op(self.view, regio, van, peildatum, k, gemeente, per,
+                                       k_getoond=bekend_op)
         self._tellingen[sleutel] = copy.deepcopy(telling)
         if len(self._tellingen) > TELLINGEN_IN_GEHEUGEN:
             self._tellingen.popitem(last=False)

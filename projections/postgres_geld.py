@@ -23,17 +23,21 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composable, Composed, Identifier
+from psycopg.types.json import Jsonb
 
 from projections.flow import Sleutel
-from projections.geld import Afwijzing, Geldversie, Regel, regelsleutel
+from projections.geld import Afwijzing, Geldend, Geldversie, Regel, Regelgroep, regelsleutel
 from projections.geldview import (
     Geldgegevens,
     Geldpagina,
     Geldperiode,
     GeldSchrijver,
+    Geldsommen,
     Identiteit,
     samengevat,
 )
+from projections.postgres import LIVE_VRAGEN
+from projections.view import Livevraag
 
 _KENNIS = "daterange(bekend_vanaf, bekend_tot)"
 _ZORG = ("daterange(ingangsdatum, "
@@ -75,6 +79,11 @@ _TABLES: list[Composable] = [
     SQL("""CREATE TABLE IF NOT EXISTS geld_afwijzing (
         aanbieder text NOT NULL, referentienummer text NOT NULL, dagtekening date NOT NULL,
         PRIMARY KEY (aanbieder, referentienummer))"""),
+    # the live questions asked and their answers, kept by the projector (like flow_live)
+    SQL("""CREATE TABLE IF NOT EXISTS geld_live (
+        regio text NOT NULL, van date NOT NULL, peildatum date NOT NULL, gemeente text NOT NULL,
+        dag date NOT NULL, positie bigint NOT NULL DEFAULT -1, telling jsonb,
+        PRIMARY KEY (regio, van, peildatum, gemeente, dag))"""),
 ]
 
 _REGELS_IN_VENSTER = (
@@ -154,6 +163,27 @@ class PostgresGeldView(PostgresTrackingRecorder):
             versies = _versies(curs, p)
         return samengevat(groepen, versies)  # type: ignore[arg-type]  # tuple rows
 
+    def sommen_op(self, gemeenten: Iterable[str], k: date, van: date, peildatum: date,
+                  per_maand: bool = False) -> Geldsommen:
+        """One query, summed and trimmed in SQL to what `geld.kosten` reads (`_SOMMEN`)."""
+        if peildatum < van:
+            return Geldsommen([], [])
+        p = {"gemeenten": list(gemeenten), "k": k, "van": van, "tot": peildatum}
+        maand = "date_trunc('month', r.begindatum)::date" if per_maand else "NULL::date"
+        with self.datastore.transaction(commit=False) as curs:
+            curs.row_factory = tuple_row  # type: ignore[assignment]
+            # a year's lines (tens of thousands) stay in memory instead of going to disk
+            curs.execute("SET LOCAL work_mem = '64MB'")
+            curs.execute(_SOMMEN.format(maand=maand), p, binary=True)
+            rijen = curs.fetchall()
+        geldend, groepen = [], []
+        for rij in rijen:
+            if rij[0]:  # type: ignore[index]  # tuple rows
+                geldend.append(Geldend((rij[1], rij[2]), *rij[3:13]))  # type: ignore[index]
+            else:
+                groepen.append(Regelgroep(*rij[13:]))  # type: ignore[index]
+        return Geldsommen(geldend, groepen)
+
     def toewijzingen(self, ids: set[UUID]) -> dict[UUID, tuple[str, str]]:
         return self._namen("SELECT originator_id, gemeentecode, toewijzingnummer "
                            "FROM geld_toewijzing WHERE originator_id = ANY(%b)", ids)
@@ -170,29 +200,113 @@ class PostgresGeldView(PostgresTrackingRecorder):
             curs.execute(query, (list(ids),))
             return {r[0]: (r[1], r[2]) for r in curs.fetchall()}  # type: ignore[index]
 
+    def live_telling(self, vraag: Livevraag) -> tuple[int, dict[str, Any]] | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.row_factory = tuple_row  # type: ignore[assignment]
+            curs.execute("SELECT positie, telling FROM geld_live WHERE regio = %s AND van = %s "
+                         "AND peildatum = %s AND gemeente = %s AND dag = %s", _livesleutel(vraag))
+            rij = curs.fetchone()
+        return None if rij is None else (rij[0], rij[1] or {})  # type: ignore[index]
+
+    def vraag_live(self, vraag: Livevraag) -> None:
+        """Registered only while today has fewer than LIVE_VRAGEN (as for the flow view)."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "INSERT INTO geld_live (regio, van, peildatum, gemeente, dag) "
+                "SELECT %s, %s, %s, %s, %s WHERE (SELECT count(*) FROM geld_live WHERE dag = %s) "
+                "< %s ON CONFLICT DO NOTHING", (*_livesleutel(vraag), vraag[4], LIVE_VRAGEN))
+
+    def te_verversen(self, positie: int, vandaag: date) -> list[Livevraag]:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.row_factory = tuple_row  # type: ignore[assignment]
+            curs.execute("DELETE FROM geld_live WHERE dag < %s", (vandaag,))
+            curs.execute("SELECT regio, van, peildatum, gemeente, dag FROM geld_live "
+                         "WHERE dag = %s AND positie <> %s", (vandaag, positie))
+            rijen = curs.fetchall()
+        return [(r[0], r[1], r[2], r[3] or None, r[4]) for r in rijen]  # type: ignore[index]
+
+    def bewaar_live(self, vraag: Livevraag, positie: int, telling: dict[str, Any]) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "INSERT INTO geld_live (regio, van, peildatum, gemeente, dag, positie, telling) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (regio, van, peildatum, gemeente, "
+                "dag) DO UPDATE SET positie = EXCLUDED.positie, telling = EXCLUDED.telling",
+                (*_livesleutel(vraag), positie, Jsonb(telling)))
+
     def wis(self) -> None:
         with self.datastore.transaction(commit=True) as curs:
             curs.execute("TRUNCATE geld_toewijzing, geld_declaratie, geld_versie, geld_periode, "
-                         "geld_regel, geld_afwijzing")
+                         "geld_regel, geld_afwijzing, geld_live")
             curs.execute(SQL("DELETE FROM {0} WHERE application_name = %s").format(
                 Identifier(self.tracking_table_name)), (self.application_name,))
+
+
+def _livesleutel(vraag: Livevraag) -> tuple[object, ...]:
+    regio, van, peildatum, gemeente, dag = vraag
+    return regio, van, peildatum, gemeente or "", dag
+
+
+_GELDEND = ("gemeentecode, nummer, client, categorie, code, ingangsdatum, einddatum, aanbieder, "
+            "volume, eenheid, frequentie, budget")  # geld.Geldend, its key in two columns
+
+
+_GELEGD = ", ".join("NULL" for _ in _GELDEND.split(", "))
+
+# A money question in one statement: the window's lines known at K, each with whether it is
+# rejected at K (r); the counting versions at K of the toewijzingen that overlap the window
+# (o, the GiST index) and of the few that a line names without overlapping it (n); then
+# those versions (v) and the lines summed per toewijzing, client (and month), with the parts
+# rejected and outside the counting version's [start, end], in one result (first column
+# true: a version). Each table is read once, and the periods only where the index points.
+_SOMMEN = (
+    "WITH r AS MATERIALIZED (SELECT r.gemeentecode, r.nummer, r.client, r.begindatum, "  # noqa: S608
+    "r.einddatum, r.bedrag, a.dagtekening IS NOT NULL AS afgewezen "
+    "FROM geld_regel r LEFT JOIN geld_afwijzing a ON a.aanbieder = r.aanbieder "
+    "AND a.referentienummer = r.referentienummer AND a.dagtekening <= %(k)s "
+    + _REGELS_IN_VENSTER.removeprefix("FROM geld_regel r ") + "), "  # noqa: S608
+    f"o AS MATERIALIZED (SELECT {_GELDEND} FROM geld_periode "
+    f"WHERE {_KENNIS} @> %(k)s::date AND {_ZORG} && daterange(%(van)s, %(tot)s, '[]') "
+    "AND gemeentecode = ANY(%(gemeenten)s) "
+    "AND ingangsdatum <= %(tot)s AND (einddatum IS NULL OR einddatum >= %(van)s) "
+    "AND bekend_vanaf <= %(k)s AND (bekend_tot IS NULL OR bekend_tot > %(k)s)), "
+    f"n AS (SELECT p.* FROM (SELECT gemeentecode, nummer FROM r WHERE nummer IS NOT NULL "
+    "EXCEPT SELECT gemeentecode, nummer FROM o) t "
+    # per key through the index (OFFSET 0 keeps the planner from a scan of every period)
+    f"CROSS JOIN LATERAL (SELECT {_GELDEND} FROM geld_periode p "
+    "WHERE p.gemeentecode = t.gemeentecode AND p.nummer = t.nummer "
+    "AND p.bekend_vanaf <= %(k)s AND (p.bekend_tot IS NULL OR p.bekend_tot > %(k)s) OFFSET 0) p), "
+    "v AS (SELECT * FROM o UNION ALL SELECT * FROM n) "
+    f"SELECT true, v.*, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM v UNION ALL "
+    f"SELECT false, {_GELEGD}, r.gemeentecode, r.nummer, r.client, {{maand}}, "
+    "sum(r.bedrag)::bigint, coalesce(sum(r.bedrag) FILTER (WHERE r.afgewezen), 0)::bigint, "
+    "coalesce(sum(r.bedrag) FILTER (WHERE r.begindatum < v.ingangsdatum "
+    "OR r.einddatum > v.einddatum), 0)::bigint "
+    "FROM r LEFT JOIN v ON v.gemeentecode = r.gemeentecode AND v.nummer = r.nummer "
+    "GROUP BY r.gemeentecode, r.nummer, r.client, {maand}")
+
+
+def _versies_sql(kolommen: str) -> str:
+    """The counting versions at K of the toewijzingen that overlap the window (GiST index)
+    and of those that the window's lines known at K name but that do not overlap it: the two
+    parts never share a toewijzing (it has one counting version at K), so no deduplication."""
+    return (
+        f"SELECT {kolommen} FROM geld_periode "  # noqa: S608
+        f"WHERE {_KENNIS} @> %(k)s::date AND {_ZORG} && daterange(%(van)s, %(tot)s, '[]') "
+        "AND gemeentecode = ANY(%(gemeenten)s) "
+        "AND ingangsdatum <= %(tot)s AND (einddatum IS NULL OR einddatum >= %(van)s) "
+        "AND bekend_vanaf <= %(k)s AND (bekend_tot IS NULL OR bekend_tot > %(k)s) "
+        f"UNION ALL SELECT {', '.join('p.' + c for c in kolommen.split(', '))} "
+        f"FROM (SELECT DISTINCT r.gemeentecode, r.nummer {_REGELS_IN_VENSTER} "
+        "AND r.nummer IS NOT NULL) t "
+        "JOIN geld_periode p USING (gemeentecode, nummer) "
+        "WHERE p.bekend_vanaf <= %(k)s AND (p.bekend_tot IS NULL OR p.bekend_tot > %(k)s) "
+        "AND NOT (p.ingangsdatum <= %(tot)s AND (p.einddatum IS NULL OR p.einddatum >= %(van)s))")
 
 
 def _versies(curs: Cursor[Any], p: dict[str, Any]) -> list[Geldversie]:
     """The counting versions at K of the toewijzingen that overlap the window or that the
     window's lines known at K name."""
-    curs.execute(
-        f"SELECT {_VERSIE} FROM geld_periode "  # noqa: S608
-        f"WHERE {_KENNIS} @> %(k)s::date AND {_ZORG} && daterange(%(van)s, %(tot)s, '[]') "
-        "AND gemeentecode = ANY(%(gemeenten)s) "
-        "AND ingangsdatum <= %(tot)s AND (einddatum IS NULL OR einddatum >= %(van)s) "
-        "AND bekend_vanaf <= %(k)s AND (bekend_tot IS NULL OR bekend_tot > %(k)s) "
-        f"UNION SELECT {', '.join('p.' + c for c in _VERSIE.split(', '))} "
-        f"FROM (SELECT DISTINCT r.gemeentecode, r.nummer {_REGELS_IN_VENSTER} "
-        "AND r.nummer IS NOT NULL) t "
-        "JOIN geld_periode p USING (gemeentecode, nummer) "
-        "WHERE p.bekend_vanaf <= %(k)s AND (p.bekend_tot IS NULL OR p.bekend_tot > %(k)s)",
-        p, binary=True)
+    curs.execute(_versies_sql(_VERSIE), p, binary=True)
     return [_geldversie(r) for r in curs.fetchall()]
 
 

@@ -9,13 +9,17 @@ event store sends on every insert, instead of polling.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 
 from psycopg.sql import SQL, Identifier
 
+from projections.geldview import GeldView, kosten_als_rij
+from projections.geldvragen import kosten_per_gemeente
 from projections.projectie import TOPICS, FlowProjectie, GeldProjectie
-from projections.view import telling_als_rij
+from projections.regio import Regio
+from projections.view import Livevraag, telling_als_rij
 from projections.vragen import tel_op
 from projections.zorgprojectie import ZorgProjectie
 from services.eventstore.postgres import Gebeurtenissen
@@ -103,6 +107,8 @@ class Projector:
                 # caught up: the live answers first, at every pause (a reader may have asked a
                 # new live question since; a new day makes every one new)
                 ververs_live(self.projectie)
+                if self.geld is not None:
+                    ververs_live_geld(self.geld.view, self.projectie.regios)
                 if nieuw and bijgewerkt is not None:
                     bijgewerkt(self.positie())
                 nieuw = False
@@ -138,6 +144,25 @@ def ververs_live(projectie: FlowProjectie) -> int:
         if regio_id in regios:
             telling = tel_op(view, regios[regio_id], van, peildatum, dag, gemeente, None)
             view.bewaar_live(vraag, positie, telling_als_rij(telling))
+    return len(vragen)
+
+
+def ververs_live_geld(view: GeldView, regios: Sequence[Regio]) -> int:
+    """As `ververs_live`, for the live money questions per segment readers have asked today,
+    at the money view's position; returns how many were answered."""
+    positie, vandaag = view.positie(), date.today()
+    per_id = {r.id: r for r in regios}
+    vragen = view.te_verversen(positie, vandaag)
+    per_venster: dict[tuple[str, date, date, date], list[Livevraag]] = defaultdict(list)
+    for vraag in vragen:
+        regio_id, van, peildatum, _, dag = vraag
+        if regio_id in per_id:
+            per_venster[regio_id, van, peildatum, dag].append(vraag)
+    for (regio_id, van, peildatum, dag), deze in per_venster.items():  # one read per window
+        tellingen = kosten_per_gemeente(view, per_id[regio_id], van, peildatum, dag,
+                                        [vraag[3] for vraag in deze])
+        for vraag, telling in zip(deze, tellingen, strict=True):
+            view.bewaar_live(vraag, positie, kosten_als_rij(telling))
     return len(vragen)
 
 

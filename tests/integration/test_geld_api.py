@@ -4,17 +4,21 @@ OpenAPI document allows. Access is tested in test_toegang_api.py: no token check
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from projections.geldview import kosten_uit_rij
+from projections.geldvragen import kosten_op
 from projections.projectie import GELD_TOPICS
 from services import bootstrap
 from services.http.api import maak_api
 from services.http.geld import geld_router
 from services.http.toegang import Toegang
-from services.projector.runner import eventlog
+from services.projector.runner import eventlog, ververs_live_geld
 from tests.integration.test_api import DATES, VALUES
 
 pytestmark = pytest.mark.integration
@@ -85,3 +89,39 @@ def test_no_500_for_any_money_parameters(client):
         assert response.status_code < 500, (path, params, response.text[:300])
 
     run()
+
+
+def test_the_projector_keeps_the_live_money_answers_at_its_position(settings, projected):
+    """On PostgreSQL: after every step, the stored answers to the live money questions a reader
+    asked (the region and a gemeente) are the ones computed from the money view, at the view's
+    position, and the reader gives them; the running projector answers a new one when it has
+    caught up."""
+    regio = bootstrap.regios(settings)["zuid-limburg"]
+    van, pd, vandaag = date(2023, 1, 1), date(2023, 12, 31), date.today()
+    projector = bootstrap.projector(settings, settings.database_url)
+    projector.herbouw()
+    projector.pagina = 3
+    assert projector.geld is not None
+    view = projector.geld.view
+    geldvragen = bootstrap.geldvragen(projector)
+    gemeenten = [None, "0935"]
+    for gemeente in gemeenten:  # asked: registered for the projector
+        geldvragen.kostentelling(regio, van, pd, None, gemeente)
+    stappen = 0
+    while projector.stap():
+        ververs_live_geld(view, [regio])
+        for gemeente in gemeenten:
+            bewaard = view.live_telling((regio.id, van, pd, gemeente, vandaag))
+            assert bewaard is not None and bewaard[0] == view.positie()
+            berekend = kosten_op(view, regio, van, pd, vandaag, gemeente)
+            assert kosten_uit_rij(bewaard[1]) == berekend
+            geldvragen.vergeet_tellingen()
+            assert geldvragen.kostentelling(regio, van, pd, None, gemeente).als_dict() == (
+                berekend.als_dict())
+        stappen += 1
+    assert stappen > 2
+    geldvragen.kostentelling(regio, date(2023, 7, 1), pd, None)  # a new question
+    projector.volg(tot_bij=True)
+    bewaard = view.live_telling((regio.id, date(2023, 7, 1), pd, None, vandaag))
+    assert bewaard is not None and bewaard[0] == view.positie()
+    projector.store.close()

@@ -5,6 +5,7 @@ defaults) are shared with the property and actual-care tests."""
 
 from __future__ import annotations
 
+import calendar
 import json
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
@@ -13,6 +14,7 @@ from fractions import Fraction
 
 import pytest
 
+from projections import geld as geld_module
 from projections.geld import (
     Afwijzing,
     Geldcijfers,
@@ -517,3 +519,65 @@ def test_a_k_soon_after_the_peildatum_warns_that_declarations_may_still_arrive()
 def test_a_peildatum_before_from_is_refused():
     with pytest.raises(ValueError, match="before from"):
         geld(van=date(2023, 2, 1), peildatum=date(2023, 1, 1))
+
+
+@pytest.mark.parametrize("begin, einde", [
+    (date(2023, 1, 1), date(2023, 12, 31)), (date(2023, 1, 15), date(2023, 1, 20)),
+    (date(2023, 1, 31), date(2023, 2, 1)), (date(2023, 2, 10), date(2024, 3, 5)),
+    (date(2024, 2, 29), date(2024, 2, 29)), (date(2023, 5, 2), date(2023, 5, 1)),
+    (date(2021, 11, 30), date(2024, 1, 31)),
+])
+def test_per_maand_counts_days_over_days_of_each_month(begin, einde):
+    """The closed form (whole months count one) against the sum month by month."""
+    maanden = sum((Fraction(min(eind, einde).day - max(start, begin).day + 1,
+                            calendar.monthrange(start.year, start.month)[1])
+                   for start, eind in _maandvensters(begin, einde)), Fraction(0))
+    assert Fraction(geld_module._maanddelen(begin, einde), geld_module._MAANDNOEMER) == maanden
+
+
+def _maandvensters(begin: date, einde: date):
+    maand = begin.replace(day=1)
+    while maand <= einde:
+        laatste = maand.replace(day=calendar.monthrange(maand.year, maand.month)[1])
+        yield maand, laatste
+        maand = laatste + timedelta(days=1)
+
+
+GEDATEERD = Regio.model_validate({
+    "id": "gedateerd", "naam": "Gedateerd", "history_start": date(2019, 1, 1),
+    "gemeenten": {MAASTRICHT: "Maastricht", HEERLEN: "Heerlen"},
+    "segmenten": [
+        {"id": "oud", "naam": "Oud", "regels": [{"categorie": "45", "geldig_tot": date(2022, 6, 30)}]},
+        {"id": "nieuw", "naam": "Nieuw", "uitgesloten_gemeenten": [HEERLEN],
+         "regels": [{"categorie": "45", "geldig_vanaf": date(2022, 7, 1)},
+                    {"code": "45A02", "gemeenten": [MAASTRICHT], "geldig_vanaf": date(2023, 3, 1)}]},
+    ],
+    "tarieven": [
+        {"categorie": "45", "eenheid": "04", "tarief": 9000, "geldig_tot": date(2022, 12, 31)},
+        {"categorie": "45", "eenheid": "04", "tarief": 9500, "geldig_vanaf": date(2023, 1, 1)},
+        {"code": "45A02", "eenheid": "04", "tarief": 12000, "geldig_vanaf": date(2023, 2, 15)},
+    ],
+})
+
+
+def test_a_question_places_every_toewijzing_as_the_region_rules_do_on_its_start_date():
+    """Segment, scope and tariff are looked up once per product and run of start dates
+    between the rules' validity dates: on and around every such date the answer is the
+    rules' own (`Regio.segment_voor`, `tarief_voor`)."""
+    starts = [date(2022, 6, 29) + timedelta(days=d) for d in range(0, 300, 3)] + [
+        date(2022, 6, 30), date(2022, 7, 1), date(2022, 12, 31), date(2023, 1, 1),
+        date(2023, 2, 14), date(2023, 2, 15), date(2023, 2, 28), date(2023, 3, 1)]
+    versies = [versie(i, start, start + timedelta(days=40), code=code, gemeente=gemeente,
+                      volume=1, eenheid="04", frequentie="1")
+               for i, (start, code, gemeente) in enumerate(
+                   (s, c, g) for s in starts for c in ("45A01", "45A02") for g in (MAASTRICHT, HEERLEN))]
+    geplaatst = geld_module._in_scope([geld_module.Geldend.uit(v) for v in versies], GEDATEERD)
+    for v in versies:
+        segment = GEDATEERD.segment_voor(v.gemeentecode, v.categorie, v.code, v.ingangsdatum)
+        t = geplaatst.get(v.sleutel)
+        if segment is not None and v.gemeentecode in segment.uitgesloten_gemeenten:
+            assert t is None, v
+            continue
+        assert t is not None and t.segment == (segment.id if segment else None), v
+        assert t.tarief == GEDATEERD.tarief_voor(v.gemeentecode, v.categorie, v.code, "04",
+                                                 v.ingangsdatum), v
