@@ -133,40 +133,6 @@ class Geldsommen:
     groepen: list[Regelgroep]  # the window's lines known at K, summed (`geld.regelgroepen`)
 
 
-Samenvatting = tuple[str, str, str, date, date, bool, int, date]
-# gemeentecode, ToewijzingNummer, client, first Begindatum, last Einddatum, afgewezen, bedrag,
-# latest Dagtekening of a window's lines summed (`samengevat`)
-
-
-def buiten_periode(begindatum: date, einddatum: date, versie: Geldversie | None) -> bool:
-    """`geld.buiten_toewijzingsperiode` against a counting version (its allocation's start and
-    end are the version's Ingangsdatum and Einddatum); False without one."""
-    return versie is not None and (begindatum < versie.ingangsdatum or (
-        versie.einddatum is not None and einddatum > versie.einddatum))
-
-
-def samengevat(groepen: Iterable[Samenvatting], versies: list[Geldversie]) -> Geldgegevens:
-    """The input of `geld.bereken` with one made-up line per group of the window's lines.
-
-    The money rules read of a line its amount, gemeente and ToewijzingNummer (matching),
-    client (jeugdigen), whether it is rejected at K, whether it lies outside its counting
-    version's period, and its month (only the breakdown per month). Lines equal in those are
-    interchangeable: every figure sums their amounts per toewijzing, client, gemeente or month.
-    So a group of them is one line with the summed amount, the first Begindatum and the last
-    Einddatum: all its lines lie in the window (and in the month), so the first Begindatum
-    does too; and since the group's lines are all inside or all outside the counting
-    version's period, [first Begindatum, last Einddatum] is inside or outside as they are.
-    A group has an identity of its own: it is no declaration line (`verschil` reads the real
-    lines through `gegevens_op`)."""
-    regels, afwijzingen = [], []
-    for i, (gemeentecode, nummer, client, begin, eind, afgewezen, bedrag, dag) in enumerate(groepen):
-        regels.append(Regel(gemeentecode, "", str(i), None, nummer, client, None, None, begin, eind,
-                            bedrag, "", dag))
-        if afgewezen:
-            afwijzingen.append(Afwijzing("", str(i), dag))
-    return Geldgegevens(versies, regels, afwijzingen)
-
-
 @dataclass(frozen=True)
 class Geldpagina:
     """What one page of the event log adds to the money view."""
@@ -216,13 +182,6 @@ class GeldView(Protocol):
     def gegevens_op(self, gemeenten: Iterable[str], k: date, van: date,
                     peildatum: date) -> Geldgegevens:
         """Everything the money rules need for these gemeenten, window and K."""
-        ...
-
-    def samenvatting_op(self, gemeenten: Iterable[str], k: date, van: date,
-                        peildatum: date, per_maand: bool = False) -> Geldgegevens:
-        """As `gegevens_op`, the lines summed per toewijzing, client, rejected at K and
-        outside the counting version's period (and month, `per_maand`; see `samengevat`):
-        the same figures from `geld.bereken`, from far fewer lines."""
         ...
 
     def sommen_op(self, gemeenten: Iterable[str], k: date, van: date, peildatum: date,
@@ -308,26 +267,6 @@ class InMemoryGeldView:
                        for r in regels
                        if r.identiteit in self._afwijzingen and self._afwijzingen[r.identiteit] <= k]
         return Geldgegevens(versies, regels, afwijzingen)
-
-    def samenvatting_op(self, gemeenten: Iterable[str], k: date, van: date,
-                        peildatum: date, per_maand: bool = False) -> Geldgegevens:
-        g = self.gegevens_op(gemeenten, k, van, peildatum)
-        afgewezen = {(a.aanbieder, a.referentienummer): a.dagtekening for a in g.afwijzingen}
-        geldend = {v.sleutel: v for v in g.versies}
-        groepen: dict[tuple[object, ...], Samenvatting] = {}
-        for r in g.regels:
-            key = regelsleutel(r)
-            versie = geldend.get(key) if key else None
-            groep = (r.gemeentecode, r.toewijzingnummer, r.client,
-                     r.maand if per_maand else None, r.identiteit in afgewezen,
-                     buiten_periode(r.begindatum, r.einddatum, versie))
-            dag = max(r.dagtekening, afgewezen.get(r.identiteit, r.dagtekening))
-            oud = groepen.get(groep)
-            groepen[groep] = (r.gemeentecode, r.toewijzingnummer, r.client, r.begindatum,
-                              r.einddatum, groep[4], r.bedrag, dag) if oud is None else (
-                *oud[:3], min(oud[3], r.begindatum), max(oud[4], r.einddatum), oud[5],
-                oud[6] + r.bedrag, max(oud[7], dag))
-        return samengevat(groepen.values(), g.versies)
 
     def sommen_op(self, gemeenten: Iterable[str], k: date, van: date, peildatum: date,
                   per_maand: bool = False) -> Geldsommen:

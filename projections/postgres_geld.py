@@ -34,7 +34,6 @@ from projections.geldview import (
     GeldSchrijver,
     Geldsommen,
     Identiteit,
-    samengevat,
 )
 from projections.postgres import LIVE_VRAGEN
 from projections.view import Livevraag
@@ -132,36 +131,6 @@ class PostgresGeldView(PostgresTrackingRecorder):
                                                  afgewezen))  # type: ignore[arg-type]
             versies = _versies(curs, p)
         return Geldgegevens(versies, regels, afwijzingen)
-
-    def samenvatting_op(self, gemeenten: Iterable[str], k: date, van: date,
-                        peildatum: date, per_maand: bool = False) -> Geldgegevens:
-        """As `gegevens_op`, the window's lines summed in SQL per toewijzing, client, rejected
-        at K and outside the counting version's period at K (and month, `per_maand`; see
-        `geldview.samengevat`): a year of a region is tens of thousands of lines, and the
-        money rules then run over one row per group instead of one per line."""
-        if peildatum < van:
-            return Geldgegevens([], [], [])
-        p = {"gemeenten": list(gemeenten), "k": k, "van": van, "tot": peildatum}
-        maand = "date_trunc('month', r.begindatum)" if per_maand else "NULL::date"
-        with self.datastore.transaction(commit=False) as curs:
-            curs.row_factory = tuple_row  # type: ignore[assignment]
-            curs.execute(
-                "SELECT r.gemeentecode, r.toewijzingnummer, r.client, min(r.begindatum), "
-                "max(r.einddatum), a.dagtekening IS NOT NULL, sum(r.bedrag)::bigint, "
-                "greatest(max(r.dagtekening), max(a.dagtekening)) "
-                "FROM geld_regel r LEFT JOIN geld_afwijzing a ON a.aanbieder = r.aanbieder "
-                "AND a.referentienummer = r.referentienummer AND a.dagtekening <= %(k)s "
-                # the counting version at K (geldview.buiten_periode)
-                "LEFT JOIN geld_periode p ON p.gemeentecode = r.gemeentecode "
-                "AND p.nummer = r.nummer AND p.bekend_vanaf <= %(k)s "
-                "AND (p.bekend_tot IS NULL OR p.bekend_tot > %(k)s) "
-                + _REGELS_IN_VENSTER.removeprefix("FROM geld_regel r ")
-                + f" GROUP BY r.gemeentecode, r.toewijzingnummer, r.client, {maand}, "
-                "a.dagtekening IS NOT NULL, coalesce(r.begindatum < p.ingangsdatum "
-                "OR r.einddatum > p.einddatum, false)", p, binary=True)
-            groepen = curs.fetchall()
-            versies = _versies(curs, p)
-        return samengevat(groepen, versies)  # type: ignore[arg-type]  # tuple rows
 
     def sommen_op(self, gemeenten: Iterable[str], k: date, van: date, peildatum: date,
                   per_maand: bool = False) -> Geldsommen:

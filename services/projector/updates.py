@@ -24,8 +24,8 @@ from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, Field
 
 from projections.flow import Telling
-from projections.geld import Kostentelling, bereken
-from projections.geldvragen import GELDVELDEN, Geldvragen
+from projections.geld import Kostentelling
+from projections.geldvragen import GELDVELDEN, Geldvragen, kosten_per_gemeente
 from projections.regio import Regio
 from projections.vragen import VELDEN, Leeskant
 from services.nats import nats_servers
@@ -178,19 +178,8 @@ class LiveUpdates:
         assert self.geldvragen is not None
         pd = self.peildatum or date.today()
         van = date(pd.year, 1, 1)
-        k = date.today()
-        g = self.geldvragen.view.samenvatting_op(regio.gemeenten, k, van, pd)
-        result = [bereken(g.versies, g.regels, g.afwijzingen, regio, van, pd, k)]
-        for code in sorted(regio.gemeenten):
-            # a gemeente's figures need only its own toewijzingen and lines (a line matches
-            # a toewijzing of its own gemeente): the same answer, without the whole region
-            regels = [r for r in g.regels if r.gemeentecode == code]
-            eigen = {r.identiteit for r in regels}
-            result.append(bereken(
-                [v for v in g.versies if v.gemeentecode == code], regels,
-                [a for a in g.afwijzingen if (a.aanbieder, a.referentienummer) in eigen],
-                regio, van, pd, k, code))
-        return result
+        return kosten_per_gemeente(self.geldvragen.view, regio, van, pd, date.today(),
+                                   [None, *sorted(regio.gemeenten)])
 
     def tellingen(self, regio: Regio) -> list[Telling]:
         pd = self.peildatum or date.today()
