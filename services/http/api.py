@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, Field
 from swagger_ui_bundle import swagger_ui_path
 
 from projections.flow import Telling
@@ -56,6 +56,7 @@ from services.http.toegang import (
     vereis_volledig,
     zichtbaar,
 )
+from services.http.vraag import Gemeente, KnownAt, Peildatum, Region, Van, VraagKop
 from services.http.xlsx import XLSX, als_xlsx
 from services.http.zorg import CareReplayOut, ZorgApi, zorg_sectie
 from services.toegang.rollen import Vraag
@@ -88,16 +89,9 @@ class SegmentOut(BaseModel):
     unieke_jeugdigen: Aantal
 
 
-class CountsOut(BaseModel):
+class CountsOut(VraagKop):
     """The shape of `jeugdstroom counts --format json`."""
 
-    model_config = {"populate_by_name": True}
-
-    region: str
-    from_: date = Field(alias="from")
-    peildatum: date
-    known_at: date | None = Field(description="null: now")
-    gemeente: str | None = Field(description="null: all gemeenten of the region")
     segments: list[SegmentOut]
     unmapped_toewijzingen: Aantal
     totaal_unieke_jeugdigen: Aantal
@@ -176,20 +170,6 @@ class GemeenteOut(BaseModel):
     counts: CountsOut
     share_of_region: dict[str, float | None] = Field(
         description="per segment: this gemeente's share of the region's unieke jeugdigen")
-
-
-Region = Annotated[str, Query(description="region id, see /api/regions")]
-Peildatum = Annotated[date, Query(description="last day of the window")]
-Van = Annotated[date | None, Query(alias="from", description="first day (default 1 January)")]
-def _leeg_is_geen(waarde: object) -> object:
-    return None if waarde == "" else waarde
-
-
-KnownAt = Annotated[date | None, BeforeValidator(_leeg_is_geen),
-                    Query(description="knowledge date K (empty: now)")]
-Gemeente = Annotated[str | None, Query(
-    max_length=80, description="a gemeente of the region: CBS code (0935) or name (Maastricht), "
-    "any case; empty: the whole region")]
 
 
 def _counts(t: Telling, min_cel: int | None = None) -> CountsOut:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from projections.geld import Kostentelling, Per
 from projections.geldvragen import Geldvragen, als_csv_geld, replay_geld
 from projections.regio import Regio
-from projections.vragen import kies_gemeente, kies_regio, redelijk, venster
+from services.http.vraag import Gemeente, KnownAt, Peildatum, Region, Van, VraagKop, lees_vraag
 
 
 class Uitsplitsing(StrEnum):
@@ -74,17 +74,10 @@ class RijGeldOut(GeldcijfersOut):
     code: str | None = Field(None, description="by=product")
 
 
-class CostsOut(BaseModel):
+class CostsOut(VraagKop):
     """The shape of `jeugdstroom costs --format json`: `segments` for by=segment (the
     contract), `by` and `rows` for any other breakdown."""
 
-    model_config = {"populate_by_name": True}
-
-    region: str
-    from_: date = Field(alias="from")
-    peildatum: date
-    known_at: date | None = Field(description="null: now")
-    gemeente: str | None = Field(description="null: all gemeenten of the region")
     segments: list[SegmentGeldOut] | None = Field(None, description="by=segment")
     by: str | None = Field(None, description="the breakdown of `rows`")
     rows: list[RijGeldOut] | None = Field(None, description="by other than segment")
@@ -99,14 +92,6 @@ class GeldReplayOut(BaseModel):
     replay: CostsOut
 
 
-Region = Annotated[str, Query(description="region id, see /api/regions")]
-Peildatum = Annotated[date, Query(description="last day of the window")]
-Van = Annotated[date | None, Query(alias="from", description="first day (default 1 January)")]
-KnownAt = Annotated[date | None, Query(description="knowledge date K (empty: now)")]
-Gemeente = Annotated[str | None, Query(
-    max_length=80, description="a gemeente of the region: CBS code or name; empty: all")]
-
-
 def _uit(telling: Kostentelling) -> CostsOut:
     return CostsOut.model_validate(telling.als_dict())
 
@@ -119,15 +104,9 @@ class GeldApi:
     eventlog: Callable[[], Iterable[object]]
     regios: dict[str, Regio]
 
-    def vraag(self, region: str, peildatum: date, van: date | None, known_at: date | None,
-              gemeente: str | None) -> tuple[Regio, date, date, date | None, str | None]:
-        regio = kies_regio(self.regios, region)
-        start, pd = venster(regio, peildatum, van, None)
-        return regio, start, pd, redelijk(known_at, "known_at"), kies_gemeente(regio, gemeente)
-
     def replay(self, region: str, peildatum: date, van: date | None, known_at: date | None,
                gemeente: str | None) -> GeldReplayOut:
-        regio, start, pd, k, code = self.vraag(region, peildatum, van, known_at, gemeente)
+        regio, start, pd, k, code = lees_vraag(self.regios, region, peildatum, van, known_at, gemeente)
         opnieuw = replay_geld(self.eventlog(), regio, start, pd, k, code)
         projectie = self.geldvragen.kostentelling(regio, start, pd, k, code)
         return GeldReplayOut(agrees=opnieuw.als_dict() == projectie.als_dict(),
@@ -148,7 +127,7 @@ class GeldApi:
                   ) -> Any:
             """Money per segment (DOMAIN.md, Money) for the window from..peildatum as known at
             K; amounts in eurocent. `by` picks the breakdown."""
-            regio, start, pd, k, code = self.vraag(region, peildatum, van, known_at, gemeente)
+            regio, start, pd, k, code = lees_vraag(self.regios, region, peildatum, van, known_at, gemeente)
             telling = self.geldvragen.kostentelling(regio, start, pd, k, code, PER[by])
             if format is GeldFormaat.csv or publication:
                 tekst = als_csv_geld(telling, min_cel=regio.min_cel if publication else None)

@@ -16,16 +16,16 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from html import escape
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, Field
 
 from projections.regio import Regio
-from projections.vragen import kies_gemeente, kies_regio, redelijk, venster
 from projections.zorg import Zorgtelling
 from projections.zorgvragen import Zorgvragen, als_csv_zorg, replay_zorg
+from services.http.vraag import Gemeente, KnownAt, Peildatum, Region, Van, VraagKop, lees_vraag
 
 
 class ZorgFormaat(StrEnum):
@@ -53,16 +53,9 @@ class SegmentZorgOut(ZorgcijfersOut):
     segment: str
 
 
-class CareOut(BaseModel):
+class CareOut(VraagKop):
     """The shape of `jeugdstroom care --format json`."""
 
-    model_config = {"populate_by_name": True}
-
-    region: str
-    from_: date = Field(alias="from")
-    peildatum: date
-    known_at: date | None = Field(description="null: now")
-    gemeente: str | None = Field(description="null: all gemeenten of the region")
     segments: list[SegmentZorgOut]
     totaal: ZorgcijfersOut = Field(description="every toewijzing in a segment (unmapped: none)")
     warnings: list[str]
@@ -72,15 +65,6 @@ class CareReplayOut(BaseModel):
     agrees: bool
     projection: CareOut
     replay: CareOut
-
-
-Region = Annotated[str, Query(description="region id, see /api/regions")]
-Peildatum = Annotated[date, Query(description="last day of the window")]
-Van = Annotated[date | None, Query(alias="from", description="first day (default 1 January)")]
-KnownAt = Annotated[date | None, BeforeValidator(lambda v: None if v == "" else v),
-                    Query(description="knowledge date K (empty: now)")]
-Gemeente = Annotated[str | None, Query(
-    max_length=80, description="a gemeente of the region: CBS code or name; empty: all")]
 
 
 def _uit(telling: Zorgtelling) -> CareOut:
@@ -95,15 +79,9 @@ class ZorgApi:
     eventlog: Callable[[], Iterable[object]]
     regios: dict[str, Regio]
 
-    def vraag(self, region: str, peildatum: date, van: date | None, known_at: date | None,
-              gemeente: str | None) -> tuple[Regio, date, date, date | None, str | None]:
-        regio = kies_regio(self.regios, region)
-        start, pd = venster(regio, peildatum, van, None)
-        return regio, start, pd, redelijk(known_at, "known_at"), kies_gemeente(regio, gemeente)
-
     def replay(self, region: str, peildatum: date, van: date | None, known_at: date | None,
                gemeente: str | None) -> CareReplayOut:
-        regio, start, pd, k, code = self.vraag(region, peildatum, van, known_at, gemeente)
+        regio, start, pd, k, code = lees_vraag(self.regios, region, peildatum, van, known_at, gemeente)
         opnieuw = replay_zorg(self.eventlog(), regio, start, pd, k, code)
         projectie = self.zorgvragen.zorgtelling(regio, start, pd, k, code)
         return CareReplayOut(agrees=opnieuw.als_dict() == projectie.als_dict(),
@@ -120,7 +98,7 @@ class ZorgApi:
             """Actual care per segment (DOMAIN.md, Actual care: start and stop) for the window
             from..peildatum as known at K: toegewezen niet gestart, tijd tot start (median,
             p90) and the stops. Read in full only: a gemeente role its own gemeente."""
-            regio, start, pd, k, code = self.vraag(region, peildatum, van, known_at, gemeente)
+            regio, start, pd, k, code = lees_vraag(self.regios, region, peildatum, van, known_at, gemeente)
             telling = self.zorgvragen.zorgtelling(regio, start, pd, k, code)
             if format is ZorgFormaat.csv:
                 return PlainTextResponse(als_csv_zorg(telling), media_type="text/csv", headers={

@@ -72,6 +72,13 @@ def test_replay_routes_cover_money(client):
     assert beide["agrees"] is True and beide["money"]["agrees"] is True
 
 
+def test_an_empty_known_at_means_now_for_money_as_for_counts(client):
+    """The dashboard's form sends known_at= when the field is left empty (issue 13)."""
+    leeg = client.get("/api/costs?region=zuid-limburg&peildatum=2023-12-31&known_at=")
+    assert leeg.status_code == 200, leeg.text
+    assert leeg.json() == client.get("/api/costs?region=zuid-limburg&peildatum=2023-12-31").json()
+
+
 def test_no_500_for_any_money_parameters(client):
     document = client.get("/openapi.json").json()
     assert "CostsOut" in document["components"]["schemas"]
