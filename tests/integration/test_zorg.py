@@ -140,6 +140,22 @@ def test_a_rebuild_gives_the_same_care_figures(projector):
             for k in (date(2023, 6, 1), None)] == voor
 
 
+def test_a_care_view_behind_the_others_catches_up_on_pages_of_its_own(projector):
+    """The projector reads one page for the views at the same position; a view that is behind
+    (added to an existing store, or wiped alone) catches up without the others moving."""
+    vragen, regio = bootstrap.zorgvragen(projector), _regio(projector)
+    voor = vragen.zorgtelling(regio, date(2023, 1, 1), date(2023, 12, 31), None).als_dict()
+    assert projector.zorg is not None and projector.geld is not None
+    flow, geld = projector.projectie.view.positie(), projector.geld.view.positie()
+    projector.zorg.view.wis()
+    projector.pagina = 3  # several pages of its own
+    projector.volg(tot_bij=True)
+    assert (projector.projectie.view.positie(), projector.geld.view.positie()) == (flow, geld)
+    assert projector.zorg.view.positie() == flow
+    vragen = bootstrap.zorgvragen(projector)  # nothing from memory
+    assert vragen.zorgtelling(regio, date(2023, 1, 1), date(2023, 12, 31), None).als_dict() == voor
+
+
 @pytest.fixture
 def client(settings, projector) -> TestClient:
     regios = bootstrap.regios(settings)
