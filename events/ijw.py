@@ -386,8 +386,9 @@ class _Lezer:
         built once per element, because lxml's `{*}` path search per field was most of the
         time spent reading a message."""
         element = parent
+        index = self.kinderen
         for naam in _stappen(pad):
-            gevonden = kinderen(element, self.kinderen)[0].get(naam)
+            gevonden = (index.get(element) or kinderen(element, index))[0].get(naam)
             if gevonden is None:
                 return None
             element = gevonden
@@ -396,7 +397,8 @@ class _Lezer:
     def tekst(self, parent: etree._Element, pad: str, *, verplicht: bool = True) -> str | None:
         ouder, naam = _ouder_en_naam(pad)
         element = self.element(parent, ouder) if ouder else parent
-        waarde = None if element is None else kinderen(element, self.kinderen)[1].get(naam)
+        waarde = None if element is None else \
+            (self.kinderen.get(element) or kinderen(element, self.kinderen))[1].get(naam)
         if waarde is None and verplicht:
             self.probleem(f"{self.pad(parent)}/{pad}", "required element is missing")
         return waarde
