@@ -30,7 +30,6 @@ _NAMESPACE = re.compile(r"^http://www\.istandaarden\.nl/ijw/3_2/(jw\d{3})/schema
 _DATE_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATE_BYTES = re.compile(rb">\s*(\d{4}-\d{2}-\d{2})\s*<")
 _NINE_DIGITS = re.compile(r"(?<!\d)\d{9}(?!\d)")
-_ELEMENT = etree.Element  # iterchildren(tag=...) filter: elements only, no comments
 # Nothing in a message is fetched or expanded: no DTD loaded, no entity resolved, no network;
 # a message that declares a document type is refused before the parser sees it (_doctype).
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
@@ -341,13 +340,39 @@ def bericht_type(root: etree._Element) -> str | None:
     return match.group(1) if match else None
 
 
+# element -> ({local name: its first child of that name}, {local name: that child's stripped
+# text, None when empty}): one pass over an element's children, made on first use and shared by
+# the parser and the rules (events/kwaliteit.py), so neither walks the children or reads and
+# strips a text the other has already (lxml makes a new string on each `.text`).
+Kinderen = tuple[dict[str, etree._Element], dict[str, str | None]]
+Index = dict[etree._Element, Kinderen]
+
+
+def kinderen(element: etree._Element, index: Index) -> Kinderen:
+    """The children of `element` by local name and their texts, from `index` or read into it."""
+    gevonden = index.get(element)
+    if gevonden is None:
+        elementen: dict[str, etree._Element] = {}
+        teksten: dict[str, str | None] = {}
+        for kind in element:  # a plain walk: a tag filter costs more to set up than the children
+            tag = kind.tag
+            if isinstance(tag, str):  # an element, no comment or processing instruction
+                naam = tag.rpartition("}")[2]
+                if naam not in elementen:
+                    elementen[naam] = kind
+                    tekst = kind.text
+                    teksten[naam] = (tekst.strip() or None) if tekst else None
+        gevonden = index[element] = (elementen, teksten)
+    return gevonden
+
+
 class _Lezer:
     """Reads typed fields from one document and collects problems instead of stopping at one."""
 
     def __init__(self, document: etree._ElementTree) -> None:
         self.document = document
         self.problemen: list[Probleem] = []
-        self._kinderen: dict[etree._Element, dict[str, etree._Element]] = {}
+        self.kinderen: Index = {}  # shared with the rules (events/kwaliteit.py)
 
     def pad(self, element: etree._Element) -> str:
         return _leesbaar_pad(self.document.getpath(element))
@@ -360,25 +385,23 @@ class _Lezer:
         """The first element at `pad` (local names, any namespace): a walk over child indexes
         built once per element, because lxml's `{*}` path search per field was most of the
         time spent reading a message."""
-        element: etree._Element | None = parent
+        element = parent
+        index = self.kinderen
         for naam in _stappen(pad):
-            kinderen = self._kinderen.get(element)
-            if kinderen is None:
-                kinderen = self._kinderen[element] = {}
-                for kind in element.iterchildren(_ELEMENT):  # type: ignore[union-attr]
-                    kinderen.setdefault(kind.tag.rpartition("}")[2], kind)
-            element = kinderen.get(naam)
-            if element is None:
+            gevonden = (index.get(element) or kinderen(element, index))[0].get(naam)
+            if gevonden is None:
                 return None
+            element = gevonden
         return element
 
     def tekst(self, parent: etree._Element, pad: str, *, verplicht: bool = True) -> str | None:
-        element = self.element(parent, pad)
-        if element is None or element.text is None or not element.text.strip():
-            if verplicht:
-                self.probleem(f"{self.pad(parent)}/{pad}", "required element is missing")
-            return None
-        return element.text.strip()
+        ouder, naam = _ouder_en_naam(pad)
+        element = self.element(parent, ouder) if ouder else parent
+        waarde = None if element is None else \
+            (self.kinderen.get(element) or kinderen(element, self.kinderen))[1].get(naam)
+        if waarde is None and verplicht:
+            self.probleem(f"{self.pad(parent)}/{pad}", "required element is missing")
+        return waarde
 
     def _omgezet(self, parent: etree._Element, pad: str, zet_om: Callable[[str], T], wat: str,
                  *, verplicht: bool = True) -> T | None:
@@ -459,6 +482,12 @@ def _geheel(waarde: str, patroon: re.Pattern[str]) -> int:
 @functools.cache
 def _stappen(pad: str) -> tuple[str, ...]:
     return tuple(pad.split("/"))
+
+
+@functools.cache
+def _ouder_en_naam(pad: str) -> tuple[str, str]:
+    ouder, _, naam = pad.rpartition("/")
+    return ouder, naam
 
 
 @functools.cache
@@ -817,7 +846,7 @@ def lees_bericht(
     if bevindingen is not None:
         from events.kwaliteit import controleer  # kwaliteit imports this module
 
-        bevindingen.extend(controleer(root, bericht, lezer._kinderen, gelezen=True))
+        bevindingen.extend(controleer(root, bericht, lezer.kinderen, gelezen=True))
     return result
 
 
