@@ -44,7 +44,7 @@ from projections.geld import (
     regelsleutel,
     regelvolgorde,
 )
-from projections.view import Livevraag
+from projections.view import LiveAntwoordenInGeheugen, Livevraag
 
 Identiteit = tuple[str, str]  # (aanbieder, ReferentieNummer): a declaration line
 
@@ -229,7 +229,7 @@ def kies_eerste(nieuw: Iterable[Regel], bekend: dict[Identiteit, Regel]) -> list
     return list(winnaars.values())
 
 
-class InMemoryGeldView:
+class InMemoryGeldView(LiveAntwoordenInGeheugen):
     """The money view in plain dictionaries: the same contract, for unit tests."""
 
     def __init__(self) -> None:
@@ -285,19 +285,6 @@ class InMemoryGeldView:
     def wis(self) -> None:
         self.__init__()  # type: ignore[misc]
 
-    def live_telling(self, vraag: Livevraag) -> tuple[int, dict[str, Any]] | None:
-        return self._live.get(vraag)
-
-    def vraag_live(self, vraag: Livevraag) -> None:
-        self._live.setdefault(vraag, (-1, {}))
-
-    def te_verversen(self, positie: int, vandaag: date) -> list[Livevraag]:
-        for vraag in [v for v in self._live if v[4] < vandaag]:
-            del self._live[vraag]
-        return [v for v, (p, _) in self._live.items() if p != positie and v[4] == vandaag]
-
-    def bewaar_live(self, vraag: Livevraag, positie: int, telling: dict[str, Any]) -> None:
-        self._live[vraag] = (positie, telling)
 
 
 class _InMemorySchrijver:

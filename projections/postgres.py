@@ -18,7 +18,7 @@ from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composable, Composed, Identifier
@@ -126,9 +126,64 @@ _VERSIE_KOLOMMEN = ("gemeentecode, toewijzingnummer, client, categorie, code, to
 _V_KOLOMMEN = ", ".join("v." + k for k in _VERSIE_KOLOMMEN.split(", "))
 
 
-class PostgresFlowView(PostgresTrackingRecorder):
+def _livesleutel(vraag: Livevraag) -> tuple[object, ...]:
+    regio, van, peildatum, gemeente, dag = vraag
+    return regio, van, peildatum, gemeente or "", dag
+
+
+class LiveAntwoorden:
+    """The live questions readers asked and the projector's answers, in the table
+    `live_tabel` (flow_live, geld_live): a reader registers a live question, the projector
+    answers every registered one at its position each time it catches up, and a reader takes
+    the stored answer when it is at the view's position."""
+
+    live_tabel: str
+    datastore: PostgresDatastore
+
+    def _sql(self, tekst: str) -> Composed:
+        return SQL(tekst).format(tabel=Identifier(self.live_tabel))
+
+    def live_telling(self, vraag: Livevraag) -> tuple[int, dict[str, Any]] | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.row_factory = tuple_row  # type: ignore[assignment]
+            curs.execute(self._sql(
+                "SELECT positie, telling FROM {tabel} WHERE regio = %s AND van = %s "
+                "AND peildatum = %s AND gemeente = %s AND dag = %s"), _livesleutel(vraag))
+            rij = curs.fetchone()
+        return None if rij is None else (rij[0], rij[1] or {})  # type: ignore[index]
+
+    def vraag_live(self, vraag: Livevraag) -> None:
+        """Registered only while today has fewer than LIVE_VRAGEN: the projector answers every
+        registered question each time it catches up."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(self._sql(
+                "INSERT INTO {tabel} (regio, van, peildatum, gemeente, dag) "
+                "SELECT %s, %s, %s, %s, %s WHERE (SELECT count(*) FROM {tabel} WHERE dag = %s) "
+                "< %s ON CONFLICT DO NOTHING"), (*_livesleutel(vraag), vraag[4], LIVE_VRAGEN))
+
+    def te_verversen(self, positie: int, vandaag: date) -> list[Livevraag]:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.row_factory = tuple_row  # type: ignore[assignment]
+            curs.execute(self._sql("DELETE FROM {tabel} WHERE dag < %s"), (vandaag,))
+            curs.execute(self._sql("SELECT regio, van, peildatum, gemeente, dag FROM {tabel} "
+                                   "WHERE dag = %s AND positie <> %s"), (vandaag, positie))
+            rijen = curs.fetchall()
+        return [(r[0], r[1], r[2], r[3] or None, r[4]) for r in rijen]  # type: ignore[index]
+
+    def bewaar_live(self, vraag: Livevraag, positie: int, telling: dict[str, Any]) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(self._sql(
+                "INSERT INTO {tabel} (regio, van, peildatum, gemeente, dag, positie, telling) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (regio, van, peildatum, gemeente, "
+                "dag) DO UPDATE SET positie = EXCLUDED.positie, telling = EXCLUDED.telling"),
+                (*_livesleutel(vraag), positie, Jsonb(telling)))
+
+
+class PostgresFlowView(LiveAntwoorden, PostgresTrackingRecorder):
     """The flow view on PostgreSQL: read tables plus the library's tracking table (the
     library's materialised-view pattern: a TrackingRecorder with the view's own methods)."""
+
+    live_tabel = "flow_live"
 
     def __init__(self, *args: Any, application_name: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -228,40 +283,6 @@ class PostgresFlowView(PostgresTrackingRecorder):
             return {r["originator_id"]: (r["gemeentecode"], r["toewijzingnummer"])
                     for r in curs.fetchall()}
 
-    def live_telling(self, vraag: Livevraag) -> tuple[int, dict[str, Any]] | None:
-        with self.datastore.transaction(commit=False) as curs:
-            curs.row_factory = tuple_row  # type: ignore[assignment]
-            curs.execute("SELECT positie, telling FROM flow_live WHERE regio = %s AND van = %s "
-                         "AND peildatum = %s AND gemeente = %s AND dag = %s", _livesleutel(vraag))
-            rij = curs.fetchone()
-        return None if rij is None else (rij[0], rij[1] or {})  # type: ignore[index]
-
-    def vraag_live(self, vraag: Livevraag) -> None:
-        """Registered only while today has fewer than LIVE_VRAGEN: the projector answers every
-        registered question each time it catches up."""
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(
-                "INSERT INTO flow_live (regio, van, peildatum, gemeente, dag) "
-                "SELECT %s, %s, %s, %s, %s WHERE (SELECT count(*) FROM flow_live WHERE dag = %s) "
-                "< %s ON CONFLICT DO NOTHING", (*_livesleutel(vraag), vraag[4], LIVE_VRAGEN))
-
-    def te_verversen(self, positie: int, vandaag: date) -> list[Livevraag]:
-        with self.datastore.transaction(commit=True) as curs:
-            curs.row_factory = tuple_row  # type: ignore[assignment]
-            curs.execute("DELETE FROM flow_live WHERE dag < %s", (vandaag,))
-            curs.execute("SELECT regio, van, peildatum, gemeente, dag FROM flow_live "
-                         "WHERE dag = %s AND positie <> %s", (vandaag, positie))
-            rijen = curs.fetchall()
-        return [(r[0], r[1], r[2], r[3] or None, r[4]) for r in rijen]  # type: ignore[index]
-
-    def bewaar_live(self, vraag: Livevraag, positie: int, telling: dict[str, Any]) -> None:
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(
-                "INSERT INTO flow_live (regio, van, peildatum, gemeente, dag, positie, telling) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (regio, van, peildatum, gemeente, "
-                "dag) DO UPDATE SET positie = EXCLUDED.positie, telling = EXCLUDED.telling",
-                (*_livesleutel(vraag), positie, Jsonb(telling)))
-
     def wis(self) -> None:
         """Forget the projection, for a rebuild from the event log (e.g. after a config change)."""
         with self.datastore.transaction(commit=True) as curs:
@@ -271,11 +292,6 @@ class PostgresFlowView(PostgresTrackingRecorder):
 
 
 LIVE_VRAGEN = 200  # live questions kept answered per day (the regions, their gemeenten, a few windows)
-
-
-def _livesleutel(vraag: Livevraag) -> tuple[object, ...]:
-    regio, van, peildatum, gemeente, dag = vraag
-    return regio, van, peildatum, gemeente or "", dag
 
 
 class _PostgresSchrijver:

@@ -23,7 +23,6 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composable, Composed, Identifier
-from psycopg.types.json import Jsonb
 
 from projections.flow import Sleutel
 from projections.geld import Afwijzing, Geldend, Geldversie, Regel, Regelgroep, regelsleutel
@@ -35,8 +34,7 @@ from projections.geldview import (
     Geldsommen,
     Identiteit,
 )
-from projections.postgres import LIVE_VRAGEN
-from projections.view import Livevraag
+from projections.postgres import LiveAntwoorden
 
 _KENNIS = "daterange(bekend_vanaf, bekend_tot)"
 _ZORG = ("daterange(ingangsdatum, "
@@ -90,8 +88,10 @@ _REGELS_IN_VENSTER = (
     "AND r.gemeentecode = ANY(%(gemeenten)s) AND r.dagtekening <= %(k)s")
 
 
-class PostgresGeldView(PostgresTrackingRecorder):
+class PostgresGeldView(LiveAntwoorden, PostgresTrackingRecorder):
     """The money view on PostgreSQL: read tables plus the library's tracking table."""
+
+    live_tabel = "geld_live"
 
     def __init__(self, *args: Any, application_name: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -169,50 +169,12 @@ class PostgresGeldView(PostgresTrackingRecorder):
             curs.execute(query, (list(ids),))
             return {r[0]: (r[1], r[2]) for r in curs.fetchall()}  # type: ignore[index]
 
-    def live_telling(self, vraag: Livevraag) -> tuple[int, dict[str, Any]] | None:
-        with self.datastore.transaction(commit=False) as curs:
-            curs.row_factory = tuple_row  # type: ignore[assignment]
-            curs.execute("SELECT positie, telling FROM geld_live WHERE regio = %s AND van = %s "
-                         "AND peildatum = %s AND gemeente = %s AND dag = %s", _livesleutel(vraag))
-            rij = curs.fetchone()
-        return None if rij is None else (rij[0], rij[1] or {})  # type: ignore[index]
-
-    def vraag_live(self, vraag: Livevraag) -> None:
-        """Registered only while today has fewer than LIVE_VRAGEN (as for the flow view)."""
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(
-                "INSERT INTO geld_live (regio, van, peildatum, gemeente, dag) "
-                "SELECT %s, %s, %s, %s, %s WHERE (SELECT count(*) FROM geld_live WHERE dag = %s) "
-                "< %s ON CONFLICT DO NOTHING", (*_livesleutel(vraag), vraag[4], LIVE_VRAGEN))
-
-    def te_verversen(self, positie: int, vandaag: date) -> list[Livevraag]:
-        with self.datastore.transaction(commit=True) as curs:
-            curs.row_factory = tuple_row  # type: ignore[assignment]
-            curs.execute("DELETE FROM geld_live WHERE dag < %s", (vandaag,))
-            curs.execute("SELECT regio, van, peildatum, gemeente, dag FROM geld_live "
-                         "WHERE dag = %s AND positie <> %s", (vandaag, positie))
-            rijen = curs.fetchall()
-        return [(r[0], r[1], r[2], r[3] or None, r[4]) for r in rijen]  # type: ignore[index]
-
-    def bewaar_live(self, vraag: Livevraag, positie: int, telling: dict[str, Any]) -> None:
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(
-                "INSERT INTO geld_live (regio, van, peildatum, gemeente, dag, positie, telling) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (regio, van, peildatum, gemeente, "
-                "dag) DO UPDATE SET positie = EXCLUDED.positie, telling = EXCLUDED.telling",
-                (*_livesleutel(vraag), positie, Jsonb(telling)))
-
     def wis(self) -> None:
         with self.datastore.transaction(commit=True) as curs:
             curs.execute("TRUNCATE geld_toewijzing, geld_declaratie, geld_versie, geld_periode, "
                          "geld_regel, geld_afwijzing, geld_live")
             curs.execute(SQL("DELETE FROM {0} WHERE application_name = %s").format(
                 Identifier(self.tracking_table_name)), (self.application_name,))
-
-
-def _livesleutel(vraag: Livevraag) -> tuple[object, ...]:
-    regio, van, peildatum, gemeente, dag = vraag
-    return regio, van, peildatum, gemeente or "", dag
 
 
 _GELDEND = ("gemeentecode, nummer, client, categorie, code, ingangsdatum, einddatum, aanbieder, "

@@ -128,7 +128,29 @@ class FlowView(Protocol):
         ...
 
 
-class InMemoryFlowView:
+class LiveAntwoordenInGeheugen:
+    """The live questions readers asked and the projector's answers, in a dictionary: the
+    in-memory half of `live_telling`/`vraag_live`/`te_verversen`/`bewaar_live`, for the flow
+    and the money view alike."""
+
+    _live: dict[Livevraag, tuple[int, dict[str, Any]]]
+
+    def live_telling(self, vraag: Livevraag) -> tuple[int, dict[str, Any]] | None:
+        return self._live.get(vraag)
+
+    def vraag_live(self, vraag: Livevraag) -> None:
+        self._live.setdefault(vraag, (-1, {}))
+
+    def te_verversen(self, positie: int, vandaag: date) -> list[Livevraag]:
+        for vraag in [v for v in self._live if v[4] < vandaag]:
+            del self._live[vraag]
+        return [v for v, (p, _) in self._live.items() if p != positie and v[4] == vandaag]
+
+    def bewaar_live(self, vraag: Livevraag, positie: int, telling: dict[str, Any]) -> None:
+        self._live[vraag] = (positie, telling)
+
+
+class InMemoryFlowView(LiveAntwoordenInGeheugen):
     """The flow view in plain dictionaries: the same contract, for unit tests."""
 
     def __init__(self) -> None:
@@ -174,19 +196,6 @@ class InMemoryFlowView:
     def wis(self) -> None:
         self.__init__()  # type: ignore[misc]
 
-    def live_telling(self, vraag: Livevraag) -> tuple[int, dict[str, Any]] | None:
-        return self._live.get(vraag)
-
-    def vraag_live(self, vraag: Livevraag) -> None:
-        self._live.setdefault(vraag, (-1, {}))
-
-    def te_verversen(self, positie: int, vandaag: date) -> list[Livevraag]:
-        for vraag in [v for v in self._live if v[4] < vandaag]:
-            del self._live[vraag]
-        return [v for v, (p, _) in self._live.items() if p != positie and v[4] == vandaag]
-
-    def bewaar_live(self, vraag: Livevraag, positie: int, telling: dict[str, Any]) -> None:
-        self._live[vraag] = (positie, telling)
 
 
 class _InMemorySchrijver:
