@@ -21,6 +21,7 @@ from projections.geld import Kostentelling, Per, Regel, bereken, kosten, regelsl
 from projections.geldview import Geldgegevens, GeldView, kosten_uit_rij
 from projections.projectie import geld_uit_eventlog
 from projections.regio import Regio
+from projections.view import live_antwoord
 
 TELLINGEN_IN_GEHEUGEN = 128
 
@@ -94,12 +95,8 @@ class Geldvragen:
         k = bekend_op or date.today()
         telling = None
         if bekend_op is None and per == "segment":
-            vraag = (regio.id, van, peildatum, gemeente, k)
-            bewaard = self.view.live_telling(vraag)
-            if bewaard is None:
-                self.view.vraag_live(vraag)
-            elif bewaard[0] == positie:
-                telling = kosten_uit_rij(bewaard[1])
+            rij = live_antwoord(self.view, (regio.id, van, peildatum, gemeente, k), positie)
+            telling = kosten_uit_rij(rij) if rij is not None else None
         telling = telling or kosten_op(self.view, regio, van, peildatum, k, gemeente, per,
                                        k_getoond=bekend_op)
         self._tellingen[sleutel] = copy.deepcopy(telling)

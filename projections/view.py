@@ -128,6 +128,22 @@ class FlowView(Protocol):
         ...
 
 
+class LiveVragen(Protocol):
+    def live_telling(self, vraag: Livevraag) -> tuple[int, dict[str, Any]] | None: ...
+    def vraag_live(self, vraag: Livevraag) -> None: ...
+
+
+def live_antwoord(view: LiveVragen, vraag: Livevraag, positie: int) -> dict[str, Any] | None:
+    """The projector's stored answer to a live question when it is at the view's position
+    (None: answer it from the view); a question not asked before is registered, so that the
+    projector answers it from now on. The same for flow and money."""
+    bewaard = view.live_telling(vraag)
+    if bewaard is None:
+        view.vraag_live(vraag)
+        return None
+    return bewaard[1] if bewaard[0] == positie else None
+
+
 class LiveAntwoordenInGeheugen:
     """The live questions readers asked and the projector's answers, in a dictionary: the
     in-memory half of `live_telling`/`vraag_live`/`te_verversen`/`bewaar_live`, for the flow

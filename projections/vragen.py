@@ -27,7 +27,7 @@ from projections.flow import (
 )
 from projections.projectie import uit_eventlog
 from projections.regio import Regio
-from projections.view import FlowView, telling_uit_rij
+from projections.view import FlowView, live_antwoord, telling_uit_rij
 
 TELLINGEN_IN_GEHEUGEN = 256  # answered questions kept (a few KB each)
 
@@ -241,12 +241,8 @@ class Leeskant:
         k = bekend_op or date.today()
         telling = None
         if bekend_op is None:  # live: the projector keeps the answer when it has caught up
-            vraag = (regio.id, van, peildatum, gemeente, k)
-            bewaard = self.view.live_telling(vraag)
-            if bewaard is None:
-                self.view.vraag_live(vraag)
-            elif bewaard[0] == positie:
-                telling = telling_uit_rij(bewaard[1])
+            rij = live_antwoord(self.view, (regio.id, van, peildatum, gemeente, k), positie)
+            telling = telling_uit_rij(rij) if rij is not None else None
         telling = _met_twijfels(telling or tel_op(self.view, regio, van, peildatum, k, gemeente,
                                                   bekend_op))
         self._tellingen[sleutel] = copy.deepcopy(telling)
