@@ -61,7 +61,7 @@ from services.runtime import EmbeddedRuntime, Endpoints
 from services.settings import Settings
 
 EVENTS_PER_JAAR = 25_000  # Zuid-Limburg-sized traffic stores about this many events a year
-MEESTE_JAREN = 8  # simulated years end in 2023 and start no earlier than 2016
+MEESTE_JAREN = 3  # simulated years end in 2023 and start no earlier than 2021
 BASELINE_EVENTS = 20_000
 SCHEMA_VERSION = 2
 
@@ -204,9 +204,13 @@ def _leeft(*processen: subprocess.Popen) -> None:
 
 
 def _verkeer(state_dir: Path, events: int) -> Path:
-    """Zuid-Limburg's traffic, more of it per year when one region's years since 2015 are not
-    enough: ingest refuses a Dagtekening before the iJw standard (2015), so more years of
-    history cannot make a larger store (a 1M run of 40 years stored 241,758 events)."""
+    """Zuid-Limburg's traffic, more of it per year when three years are not enough.
+
+    Years start no earlier than 2021, when iJw 3.2 took effect: its CS100 wants every
+    DeclaratiePeriode and ProductPeriode from 2021, so each declaration line of an earlier
+    year is a data-quality finding (at 100k, 2020-2023, a quarter of the JW323 carried about
+    thirty each, and the rules on/off passes measured storing findings, not the rules); and
+    ingest refuses a Dagtekening before 2015 (a 1M run of 40 years stored 241,758 events)."""
     jaren = max(1, math.ceil(events / EVENTS_PER_JAAR))
     keer = math.ceil(jaren / MEESTE_JAREN)
     jaren = math.ceil(jaren / keer)
