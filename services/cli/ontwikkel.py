@@ -242,6 +242,8 @@ def bench(
     rij("  on / off (issue 16: at least 0.90)",
         lambda m: f"{m.ingest_rules_on_records_per_s / m.ingest_rules_off_records_per_s:.3f}"
         if m.ingest_rules_off_records_per_s else "", "0.90")
+    rij("  findings stored with rules on (messages with one)",
+        lambda m: f"{m.ingest_rules_findings:,} ({m.ingest_rules_messages_with_findings:,})")
     rij("  ratio to (b) save() per message",
         lambda m: f"{m.ingest_records_per_s / m.straightforward_save_events_per_s:.1f}x")
     rij("  growth: ingest us per stored event", lambda m: f"{m.ingest_seconds / m.events * 1e6:.0f}")

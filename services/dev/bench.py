@@ -99,6 +99,9 @@ class Meting:
     ingest_rules_off_records_per_s: float = 0.0
     ingest_rules_on_cpu_us_per_message: float = 0.0
     ingest_rules_off_cpu_us_per_message: float = 0.0
+    # what the rules found in that traffic: storing findings is part of the rules' cost
+    ingest_rules_findings: int = 0
+    ingest_rules_messages_with_findings: int = 0
 
 
 class _BenchRuntime:
@@ -152,6 +155,13 @@ def _ingest_alleen(settings: Settings, regels: bool, durable: str, doel: int) ->
         raise RuntimeError(f"ingest alone stopped at stream seq {positie} of {doel}; see "
                            "<state dir>/bench/ingest-alleen.log")
     return seconden, cpu
+
+
+def _bevindingen(database_url: str) -> tuple[int, int]:
+    """The findings a rules-on pass stored, and the messages they are in."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT count(*), count(DISTINCT stream_seq) FROM ijw_bevinding").fetchone()
+    return (row[0], row[1]) if row else (0, 0)
 
 
 def _cpu_kinderen() -> float:
@@ -288,12 +298,16 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
         tijden: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
         for i, regels in enumerate((False, True, True, False)):
             naam = f"bench_regels_{'aan' if regels else 'uit'}_{i}_{events}"
-            tijden[regels].append(_ingest_alleen(runtime.database(naam, settings), regels,
-                                                 naam.replace("_", "-"), doel))
+            instellingen = runtime.database(naam, settings)
+            tijden[regels].append(_ingest_alleen(instellingen, regels, naam.replace("_", "-"), doel))
+            if regels:
+                database_aan = instellingen.database_url or ""
         meting.ingest_rules_off_records_per_s = meting.ijw_records / min(t for t, _ in tijden[False])
         meting.ingest_rules_on_records_per_s = meting.ijw_records / min(t for t, _ in tijden[True])
         meting.ingest_rules_off_cpu_us_per_message = min(c for _, c in tijden[False]) / doel * 1e6
         meting.ingest_rules_on_cpu_us_per_message = min(c for _, c in tijden[True]) / doel * 1e6
+        (meting.ingest_rules_findings,
+         meting.ingest_rules_messages_with_findings) = _bevindingen(database_aan)
         meld(f"ingest alone, CPU per message (ingest + validation worker): rules off "
              f"{meting.ingest_rules_off_cpu_us_per_message:,.0f} us, on "
              f"{meting.ingest_rules_on_cpu_us_per_message:,.0f} us, off/on "

@@ -38,5 +38,8 @@ def test_bench_prints_all_figures_and_a_stable_json_document(tmp_path):
     # the CPU per message is the figure a shared machine does not swing
     assert run["ingest_rules_on_cpu_us_per_message"] > 0
     assert run["ingest_rules_off_cpu_us_per_message"] > 0
+    # the bench's traffic is conformant (iJw 3.2 from 2021): the rules pass measures the rules
+    assert run["ingest_rules_findings"] == run["ingest_rules_messages_with_findings"] == 0
+    assert "findings stored with rules on" in result.stdout
     # and it leaves nothing running behind
     assert EmbeddedRuntime(tmp_path / "state" / "bench" / "servers").endpoints() is None
