@@ -20,6 +20,7 @@ import json
 import math
 import os
 import random
+import re
 import resource
 import statistics
 import subprocess
@@ -42,7 +43,7 @@ from eventsourcing.projection import Projection, ProjectionRunner
 from pydantic import SecretStr
 
 from events.domain import Declaratie, Toewijzing, declaratie_id, toewijzing_id
-from events.gemeenten import GemeenteRegister
+from events.gemeenten import GemeenteRegister, meegeleverde_lijsten
 from events.ijw import Afgewezen, XsdSchemas, lees_bericht
 from events.pseudonym import Pseudonimiseerder
 from events.verwerking import verwerk
@@ -50,7 +51,7 @@ from projections.flow import Telling
 from projections.geld import Kostentelling
 from projections.geldvragen import Geldvragen
 from projections.postgres import PostgresFlowView
-from projections.regio import Regio
+from projections.regio import SHIPPED, Regio, laad_regios
 from projections.vragen import Leeskant
 from services import bootstrap
 from services.dev.simulator import simuleer, zuid_limburg_profiel
@@ -181,6 +182,8 @@ def _env(settings: Settings) -> dict[str, str]:
     })
     if settings.xsd_dir:
         env["JEUGDSTROOM_XSD_DIR"] = str(settings.xsd_dir)
+    if settings.region_configs:
+        env["JEUGDSTROOM_REGION_CONFIGS"] = json.dumps([str(p) for p in settings.region_configs])
     return env
 
 
@@ -213,24 +216,65 @@ def _leeft(*processen: subprocess.Popen) -> None:
                                f"{p.returncode}; see its log in <state dir>/bench/")
 
 
-def _verkeer(state_dir: Path, events: int) -> Path:
-    """Zuid-Limburg's traffic, more of it per year when three years are not enough.
+def _verkeer(state_dir: Path, events: int) -> tuple[list[Path], list[Path]]:
+    """A country's traffic, 2021-2023: Zuid-Limburg, and as many other CBS jeugdzorgregio's at
+    Zuid-Limburg's size as `events` needs, each with a region file like Zuid-Limburg's.
+    Returns the traffic directories and those region files.
 
+    A larger store is more regions, as it is in production, not more of one region: a
+    question about Zuid-Limburg reads the same window whatever the store's size (a 1M run
+    with five times Zuid-Limburg's yearly traffic measured that heavier region, money p95 1.1 s).
     Years start no earlier than 2021, when iJw 3.2 took effect: its CS100 wants every
     DeclaratiePeriode and ProductPeriode from 2021, so each declaration line of an earlier
     year is a data-quality finding (at 100k, 2020-2023, a quarter of the JW323 carried about
-    thirty each, and the rules on/off passes measured storing findings, not the rules); and
-    ingest refuses a Dagtekening before 2015 (a 1M run of 40 years stored 241,758 events)."""
-    jaren = max(1, math.ceil(events / EVENTS_PER_JAAR))
-    keer = math.ceil(jaren / MEESTE_JAREN)
-    jaren = math.ceil(jaren / keer)
-    out = state_dir / "bench" / f"traffic-{jaren}y-{keer}x"
-    if not (out.exists() and any(out.glob("*.xml"))):  # same seed, same files: simulate once
-        profiel = zuid_limburg_profiel()
-        profiel = replace(profiel, segmenten=[replace(s, instroom_per_jaar=s.instroom_per_jaar * keer)
-                                              for s in profiel.segmenten])
-        simuleer(profiel, range(2024 - jaren, 2024), 7, out)
-    return out
+    thirty each, and the rules on/off passes measured storing findings, not the rules)."""
+    jaren = min(MEESTE_JAREN, max(1, math.ceil(events / EVENTS_PER_JAAR)))
+    nodig = max(1, math.ceil(events / (EVENTS_PER_JAAR * jaren)))
+    andere = _andere_regios()
+    keer = math.ceil(nodig / (len(andere) + 1))  # beyond every region: more of each
+    nodig = math.ceil(nodig / keer)
+    basis = zuid_limburg_profiel()
+    basis = replace(basis, segmenten=[replace(s, instroom_per_jaar=s.instroom_per_jaar * keer)
+                                      for s in basis.segmenten])
+    map_ = state_dir / "bench" / f"traffic-{jaren}y-{keer}x"
+    mappen, bestanden = [], []
+    for i, (regio_id, gemeenten) in enumerate([("zuid-limburg", list(basis.gemeenten)),
+                                               *andere[:nodig - 1]]):
+        out = map_ / regio_id
+        if i:
+            bestanden.append(_regiobestand(map_ / f"{regio_id}.toml", regio_id, gemeenten))
+        if not (out.exists() and any(out.glob("*.xml"))):  # same seed, same files
+            simuleer(replace(basis, gemeenten=gemeenten), range(2024 - jaren, 2024), 7 + i, out)
+        mappen.append(out)
+    return mappen, bestanden
+
+
+def _andere_regios() -> list[tuple[str, list[str]]]:
+    """The CBS jeugdzorgregio's that share no gemeente with a shipped region, as (id, codes):
+    the gemeenten that existed in 2021 already, as ingest refuses a code on a day before it."""
+    register = GemeenteRegister.from_csv(meegeleverde_lijsten())
+    bezet = {code for regio in laad_regios().values() for code in regio.gemeenten}
+    per_regio: dict[str, list[str]] = {}
+    for gemeente in register.actueel().values():
+        if register.gemeente(gemeente.code, date(2021, 1, 1)) is not None:  # not merged since
+            per_regio.setdefault(gemeente.jeugdzorgregio, []).append(gemeente.code)
+    return [(re.sub(r"[^a-z0-9]+", "-", naam.lower()).strip("-"), sorted(codes))
+            for naam, codes in sorted(per_regio.items()) if not bezet & set(codes)]
+
+
+def _regiobestand(pad: Path, regio_id: str, gemeenten: list[str]) -> Path:
+    """Zuid-Limburg's region file (segments, tariffs, parameters) for another region's gemeenten."""
+    tekst = (SHIPPED / "zuid-limburg.toml").read_text(encoding="utf-8")
+    tekst = tekst.replace('id = "zuid-limburg"', f'id = "{regio_id}"', 1)
+    tekst = tekst.replace('naam = "Zuid-Limburg"', f'naam = "bench {regio_id}"', 1)
+    tekst = re.sub(r"(?m)^uitgesloten_gemeenten = .*\n", "", tekst)  # Zuid-Limburg's own
+    blok = re.search(r"\[gemeenten\]\n(?:\"\d{4}\" = .*\n)+", tekst)
+    assert blok is not None  # the shipped file lists its gemeenten
+    tekst = tekst.replace(blok.group(0), "[gemeenten]\n" + "".join(
+        f'"{code}" = "{code}"\n' for code in gemeenten), 1)
+    pad.parent.mkdir(parents=True, exist_ok=True)
+    pad.write_text(tekst, encoding="utf-8")
+    return pad
 
 
 def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], None],
@@ -242,7 +286,11 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
         settings = runtime.nieuw(f"bench_{events}", settings)
         meting = Meting()
         meld(f"simulating traffic for about {events:,} events")
-        bestanden = list(ijw_bestanden([_verkeer(settings.state_dir, events)]))
+        mappen, regiobestanden = _verkeer(settings.state_dir, events)
+        settings = settings.model_copy(update={
+            "region_configs": [*settings.region_configs, *regiobestanden]})
+        bestanden = list(ijw_bestanden(mappen))
+        meld(f"{len(mappen)} region(s), {len(bestanden):,} messages")
 
         meld("ingest + projection, end to end (publish until the projection has caught up)")
         ingest = _proces(settings, "ingest")
@@ -444,7 +492,7 @@ def _copy(database_url: str, rijen: int) -> float:
 _ANALIST_SQL = """
 WITH geldend AS (
   SELECT DISTINCT ON (gemeentecode, toewijzingnummer) *
-  FROM flow_versie WHERE dagtekening <= %(k)s
+  FROM flow_versie WHERE dagtekening <= %(k)s AND gemeentecode = ANY(%(gemeenten)s)
   ORDER BY gemeentecode, toewijzingnummer, toegewezen_op DESC, dagtekening DESC,
            length(identificatie) DESC, identificatie DESC
 ), alloc AS (
@@ -494,6 +542,7 @@ def _analist(leeskant: Leeskant, view: PostgresFlowView, regio: Regio) -> tuple[
     begin = time.perf_counter()
     with view.datastore.transaction(commit=False) as curs:
         curs.execute(_ANALIST_SQL, {"k": k, "n": regio.n, "m": regio.m,
+                                    "gemeenten": list(regio.gemeenten),
                                     "van": date(pd.year, 1, 1), "pd": pd})
         sql = {r["segment"]: r for r in curs.fetchall()}
     ms = (time.perf_counter() - begin) * 1000
@@ -508,7 +557,7 @@ def _analist(leeskant: Leeskant, view: PostgresFlowView, regio: Regio) -> tuple[
 _GELD_SQL = """
 WITH geldend AS (
   SELECT DISTINCT ON (gemeentecode, toewijzingnummer) *
-  FROM flow_versie WHERE dagtekening <= %(k)s
+  FROM flow_versie WHERE dagtekening <= %(k)s AND gemeentecode = ANY(%(gemeenten)s)
   ORDER BY gemeentecode, toewijzingnummer, toegewezen_op DESC, dagtekening DESC,
            length(identificatie) DESC, identificatie DESC
 ), alloc AS (
@@ -537,7 +586,8 @@ def _geld_analist(geldvragen: Geldvragen, view: PostgresFlowView, regio: Regio) 
     k = pd + timedelta(days=90)
     begin = time.perf_counter()
     with view.datastore.transaction(commit=False) as curs:
-        curs.execute(_GELD_SQL, {"k": k, "van": date(pd.year, 1, 1), "pd": pd})
+        curs.execute(_GELD_SQL, {"k": k, "van": date(pd.year, 1, 1), "pd": pd,
+                                 "gemeenten": list(regio.gemeenten)})
         sql = {r["segment"]: int(r["gedeclareerd"]) for r in curs.fetchall()}
     ms = (time.perf_counter() - begin) * 1000
     ons = geldvragen.kostentelling(regio, date(pd.year, 1, 1), pd, k)
