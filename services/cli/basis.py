@@ -155,7 +155,7 @@ def _vraag(region: str, peildatum: datetime, van: datetime | None, gemeente: str
 
 def _leeszijde(settings: Settings) -> bootstrap.Leeszijde:
     """The questions over the views, with a note when the figures lag behind the event store."""
-    leeszijde = bootstrap.leeszijde(_endpoints(settings).database_url)
+    leeszijde = bootstrap.leeszijde(_endpoints(settings).database_url, settings.database_schema)
     achter = leeszijde.achter()
     if achter > 0:
         err.print(f"[yellow]let op:[/yellow] de cijfers lopen {achter} gebeurtenissen achter op "

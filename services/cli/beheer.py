@@ -168,7 +168,7 @@ def status() -> None:
     Example: jeugdstroom status"""
     settings = _settings()
     servers = _endpoints(settings)
-    store = bootstrap.event_store(servers.database_url)
+    store = bootstrap.event_store(servers.database_url, settings.database_schema)
     bron = bootstrap.ingest_bron(settings)
     positie = store.positie(bron)
     vastgelegd = store.ingest_recorder.stream_identiteit(bron)
@@ -176,7 +176,7 @@ def status() -> None:
     async def stream() -> tuple[str | None, int]:
         nc = await nats.connect(nats_servers(servers.nats_url))
         try:
-            return await stream_identiteit(nc.jetstream(), settings.stream)
+            return await stream_identiteit(nc.jetstream(), settings.ingest_stream)
         except NotFoundError:
             return None, 0
         finally:
@@ -186,7 +186,7 @@ def status() -> None:
     anders = (vastgelegd is not None and identiteit is not None and identiteit != vastgelegd) or (
         vastgelegd is None and positie > laatste)
     table = Table(show_header=False)
-    table.add_row("stream", settings.stream)
+    table.add_row("stream", settings.ingest_stream)
     table.add_row("stream created at", identiteit or "(no stream yet)")
     table.add_row("last stream seq", str(laatste))
     table.add_row("ingested up to seq", str(positie)
@@ -211,7 +211,7 @@ def rejected(
     if ctx.invoked_subcommand is not None:
         return
     settings = _settings()
-    store = bootstrap.event_store(_endpoints(settings).database_url)
+    store = bootstrap.event_store(_endpoints(settings).database_url, settings.database_schema)
     afwijzingen = store.afwijzingen(ook_hersteld=all_)
     table = Table("seq", "subject", "rejected at", "reason", *(["replayed"] if all_ else []))
     for a in afwijzingen:
@@ -246,7 +246,7 @@ def replay_rejected(
     async def fetch() -> StreamBericht:
         nc = await nats.connect(nats_servers(servers.nats_url))
         try:
-            raw = await nc.jetstream().get_msg(settings.stream, seq)
+            raw = await nc.jetstream().get_msg(settings.ingest_stream, seq)
             return StreamBericht(seq, raw.subject or "", raw.data or b"",
                                  ontvangen=raw.time.date() if raw.time else None)
         finally:
@@ -255,7 +255,7 @@ def replay_rejected(
     try:
         bericht = asyncio.run(fetch())
     except NotFoundError:
-        raise _fail(f"stream seq {seq} is no longer in stream {settings.stream}") from None
+        raise _fail(f"stream seq {seq} is no longer in stream {settings.ingest_stream}") from None
     try:
         uitkomst = service.herstel(bericht)
     except Afgewezen as afgewezen:

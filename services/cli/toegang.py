@@ -55,7 +55,7 @@ def audit(
 ) -> None:
     """The access audit log: reads of detail, replays and benchmark figures, and every denial."""
     settings = _settings()
-    store = bootstrap.event_store(_endpoints(settings).database_url)
+    store = bootstrap.event_store(_endpoints(settings).database_url, settings.database_schema)
     try:
         regels = bootstrap.toegang_audit(store).lees(
             sinds=since.replace(tzinfo=UTC) if since else None, wie=who, max_regels=limit)

@@ -22,6 +22,7 @@ import psycopg
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
+    InfrastructureFactory,
     IntegrityError,
     InternalError,
     JSONTranscoder,
@@ -32,9 +33,11 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
+    PostgresFactory,
     PostgresProcessRecorder,
     PostgresTrackingRecorder,
 )
+from eventsourcing.utils import Environment
 from psycopg import Cursor
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
@@ -352,8 +355,9 @@ def bij_gelijktijdige_start(maak: Callable[[], None], pogingen: int = 10) -> Non
             time.sleep(0.1 * (poging + 1))
 
 
-def library_env(database_url: str) -> dict[str, str]:
-    """The library's configuration (its own environment keys) from one PostgreSQL DSN."""
+def library_env(database_url: str, schema: str | None = None) -> dict[str, str]:
+    """The library's configuration (its own environment keys) from one PostgreSQL DSN, and
+    the schema of a partition (services/partities.py)."""
     parts = conninfo_to_dict(database_url)
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -370,17 +374,35 @@ def library_env(database_url: str) -> dict[str, str]:
         # database that is away then shows within seconds, not after half a minute of silence
         "POSTGRES_CONNECT_TIMEOUT": "5",
     }
+    if schema is not None:
+        env["POSTGRES_SCHEMA"] = schema
     return env
 
 
 class Gebeurtenissen(Application[UUID]):
-    """All domain events of jeugdstroom, in tables `jeugdstroom_events` and `jeugdstroom_tracking`."""
+    """All domain events of jeugdstroom, in tables `jeugdstroom_events` and `jeugdstroom_tracking`.
+
+    With a `schema` (a partition's) everything lives in that schema: the library qualifies
+    its own tables with it, and every connection of the pool gets it as its search_path, so
+    the views, rejections and audit, written with plain table names, land there too."""
 
     name = APPLICATION_NAME
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, schema: str | None = None) -> None:
+        self._schema = schema
         bij_gelijktijdige_start(lambda: super(Gebeurtenissen, self).__init__(
-            env=library_env(database_url)))
+            env=library_env(database_url, schema)))
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
+        factory = super().construct_factory(env)
+        if self._schema is not None:
+            datastore = cast(PostgresFactory, factory).datastore
+            # before the pool opens (the recorders' CREATE TABLE opens it): every connection
+            kwargs = cast(dict[str, Any], datastore.pool.kwargs)  # the library passes a dict
+            datastore.pool.kwargs = {**kwargs, "options": f"-c search_path={self._schema}"}
+            with datastore.transaction(commit=True) as curs:
+                curs.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(self._schema)))
+        return factory
 
     def construct_recorder(self) -> IngestRecorder:
         recorder = self.factory.process_recorder()

@@ -1,0 +1,103 @@
+"""Partitions: their settings, names, subjects; the stream config NATS sources them with."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from pydantic import ValidationError
+
+from events.gemeenten import Gemeente, GemeenteLijst, GemeenteRegister
+from projections.regio import laad_regios
+from services import bootstrap
+from services.nats import partitie_stream_config
+from services.partities import (
+    PartitieFout,
+    gemeentecodes,
+    ingest_stream,
+    onbekende_regios,
+    partitie_van,
+    schema,
+    subjects,
+)
+from services.settings import Settings
+
+INDELING = {"zuid": ["zuid-limburg"], "brabant": ["een-10-voor-de-jeugd"]}
+
+
+def test_unset_is_one_partition_with_everything(monkeypatch):
+    monkeypatch.delenv("JEUGDSTROOM_PARTITION", raising=False)
+    monkeypatch.delenv("JEUGDSTROOM_PARTITIONS", raising=False)
+    settings = Settings()
+    assert settings.ingest_stream == "IJW" and settings.database_schema is None
+    assert bootstrap.ingest_bron(settings) == "nats:IJW"
+    assert bootstrap.partitie_subjects(settings) is None
+    assert bootstrap.partitie_regios(settings, laad_regios()) == laad_regios()
+
+
+def test_a_partition_has_its_own_stream_schema_and_position(monkeypatch):
+    monkeypatch.setenv("JEUGDSTROOM_PARTITIONS",
+                       '{"zuid": ["zuid-limburg"], "brabant": ["een-10-voor-de-jeugd"]}')
+    monkeypatch.setenv("JEUGDSTROOM_PARTITION", "zuid")
+    settings = Settings()
+    assert settings.partitions == INDELING
+    assert (settings.ingest_stream, settings.database_schema) == ("IJW_ZUID", "partitie_zuid")
+    assert bootstrap.ingest_bron(settings) == "nats:IJW_ZUID"
+    assert list(bootstrap.partitie_regios(settings, laad_regios())) == ["zuid-limburg"]
+    onderwerpen = bootstrap.partitie_subjects(settings)
+    assert onderwerpen is not None and "ijw.0935.>" in onderwerpen and "ijw.0772.>" not in onderwerpen
+    config = partitie_stream_config(settings, onderwerpen)
+    assert config.subjects is None  # no subjects of its own: NATS copies them from IJW
+    assert config.sources is not None and config.sources[0].name == "IJW"
+    assert [t.src for t in config.sources[0].subject_transforms or []] == onderwerpen
+
+
+def test_a_region_in_two_partitions_is_refused():
+    with pytest.raises(ValidationError, match="region 'zuid-limburg' is in partition 'a' and in 'b'"):
+        Settings(partitions={"a": ["zuid-limburg"], "b": ["zuid-limburg"]})
+
+
+def test_the_partition_must_be_one_of_the_partitions():
+    with pytest.raises(ValidationError, match="JEUGDSTROOM_PARTITION=noord is not a partition"):
+        Settings(partitions=INDELING, partition="noord")
+    with pytest.raises(ValidationError, match=r"not a partition.*none: JEUGDSTROOM_PARTITIONS"):
+        Settings(partition="zuid")
+
+
+@pytest.mark.parametrize("naam", ["Zuid", "zuid-limburg", "1e", "a" * 31, ""])
+def test_a_partition_name_must_do_as_a_stream_and_schema_name(naam):
+    with pytest.raises(ValidationError, match="lower-case letters, digits and _"):
+        Settings(partitions={naam: ["zuid-limburg"]})
+
+
+def test_a_partition_without_regions_is_refused():
+    with pytest.raises(ValidationError, match="partition 'leeg' has no regions"):
+        Settings(partitions={"leeg": []})
+
+
+def test_an_unknown_region_names_the_known_ones():
+    with pytest.raises(PartitieFout, match=r"unknown regions \['utrecht'\]; known: een-10"):
+        onbekende_regios({"midden": ["utrecht"]}, laad_regios())
+    settings = Settings(partitions={"midden": ["utrecht"]}, partition="midden")
+    with pytest.raises(bootstrap.ConfigurationError, match="JEUGDSTROOM_REGION_CONFIGS"):
+        bootstrap.partitie_regios(settings, laad_regios())
+
+
+def test_subjects_include_old_codes_of_the_region_in_any_cbs_year():
+    """A gemeente merged away keeps its old code in the older list; its traffic still routes."""
+    oud = GemeenteLijst(date(2018, 1, 1), {
+        "0001": Gemeente("0001", "Opgeheven", "Limburg", "Zuid-Limburg"),
+        "0002": Gemeente("0002", "Elders", "Utrecht", "Utrecht stad")})
+    nieuw = GemeenteLijst(date(2026, 1, 1), {
+        "0935": Gemeente("0935", "Maastricht", "Limburg", "Zuid-Limburg")})
+    register = GemeenteRegister([oud, nieuw])
+    codes = gemeentecodes({"zuid-limburg": ["0935", "0917"]}, ["zuid-limburg"], register)
+    assert codes == ["0001", "0917", "0935"]
+    assert subjects(codes) == ["ijw.0001.>", "ijw.0917.>", "ijw.0935.>"]
+
+
+def test_names_and_lookup():
+    assert ingest_stream("IJW", None) == "IJW" and ingest_stream("IJW", "noord_1") == "IJW_NOORD_1"
+    assert schema(None) is None and schema("noord_1") == "partitie_noord_1"
+    assert partitie_van(INDELING, "een-10-voor-de-jeugd") == "brabant"
+    assert partitie_van(INDELING, "utrecht") is None
