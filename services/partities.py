@@ -91,3 +91,16 @@ def subjects(codes: Iterable[str]) -> list[str]:
 def partitie_van(indeling: Mapping[str, list[str]], regio: str) -> str | None:
     """The partition that counts a region (None: no partition names it)."""
     return next((naam for naam, regios in indeling.items() if regio in regios), None)
+
+
+def elders_geteld(indeling: Mapping[str, list[str]], partitie: str | None, regio: str) -> str | None:
+    """Why a process of `partitie` (None: the default schema) cannot answer for a region that
+    another partition counts, naming the partition to ask; None when it can."""
+    hier = partitie_van(indeling, regio)
+    if hier == partitie or (hier is None and partitie is None):
+        return None
+    if hier is None:
+        return (f"region {regio} is in no partition of JEUGDSTROOM_PARTITIONS: partition "
+                f"{partitie} does not count it")
+    return (f"region {regio} is counted in partition {hier}, not here: ask with "
+            f"JEUGDSTROOM_PARTITION={hier}")

@@ -36,6 +36,7 @@ from projections.vragen import (
     venster,
 )
 from services import bootstrap
+from services.partities import elders_geteld
 from services.runtime import RuntimeError_
 from services.settings import Settings
 
@@ -146,6 +147,9 @@ def _vraag(region: str, peildatum: datetime, van: datetime | None, gemeente: str
     The gemeente is checked here; `_gemeente` gives its code."""
     settings = _settings()
     regio = _regio(settings, region, extra)
+    elders = elders_geteld(settings.partitions, settings.partition, regio.id)
+    if elders is not None:
+        raise _fail(elders)
     try:
         start, pd = venster(regio, peildatum.date(), van.date() if van else None, gemeente)
     except OngeldigeVraag as error:

@@ -45,6 +45,7 @@ from services.cli.basis import (
 )
 from services.cli.beheer import _ingest_until_caught_up, _serve
 from services.nats import ijw_bestanden, publiceer
+from services.settings import Settings
 
 if TYPE_CHECKING:
     from services.dev.bench import Meting
@@ -205,6 +206,9 @@ def bench(
     json_file: Annotated[Path | None, typer.Option("--json", help="write the figures here")] = None,
     baseline_events: Annotated[int, typer.Option(
         help="events in the straightforward-path sample (b)")] = 20_000,
+    partitions_only: Annotated[bool, typer.Option(
+        "--partitions-only", help="only ingest of two regions' traffic as one partition and as "
+        "two partitions at once (README, Partitions)")] = False,
 ) -> None:
     """Measure ingest end to end, rebuild, queries and memory, beside a raw COPY, the
     straightforward library path and plain SQL, on embedded servers of its own.
@@ -214,6 +218,9 @@ def bench(
 
     sizes = sizes or [25_000, 100_000, 400_000]
     settings = _settings()
+    if partitions_only:
+        _bench_partities(settings, sizes)
+        return
     regio = _regio(settings, "zuid-limburg", None)
     metingen = []
     for n in sizes:
@@ -242,6 +249,8 @@ def bench(
     rij("  on / off (issue 16: at least 0.90)",
         lambda m: f"{m.ingest_rules_on_records_per_s / m.ingest_rules_off_records_per_s:.3f}"
         if m.ingest_rules_off_records_per_s else "", "0.90")
+    rij("ingest alone, 1 / 2 partitions, records/s (two regions' traffic)",
+        lambda m: f"{m.partitions_1_records_per_s:,.0f} / {m.partitions_2_records_per_s:,.0f}")
     rij("  ratio to (b) save() per message",
         lambda m: f"{m.ingest_records_per_s / m.straightforward_save_events_per_s:.1f}x")
     rij("  growth: ingest us per stored event", lambda m: f"{m.ingest_seconds / m.events * 1e6:.0f}")
@@ -277,6 +286,21 @@ def bench(
         lambda m: f"{m.analyst_sql_ms:.0f} ({'yes' if m.analyst_sql_agrees else 'NO'})")
     rij("(c) SQL gedeclareerd ms (agrees)",
         lambda m: f"{m.money_sql_ms:.0f} ({'yes' if m.money_sql_agrees else 'NO'})")
+    console.print(table)
+
+
+def _bench_partities(settings: Settings, sizes: list[int]) -> None:
+    """`bench --partitions-only`: one partition against two, side by side per size."""
+    from services.dev.bench import meet_alleen_partities
+
+    table = Table("events (about)", "iJw records", "1 partition, records/s",
+                  "2 partitions, records/s", "2 / 1", title="jeugdstroom bench: partitions",
+                  title_justify="left")
+    for n in sizes:
+        err.print(f"[bold]size ~{n:,} events[/bold]")
+        records, een, twee = meet_alleen_partities(settings, n,
+                                                   lambda tekst: err.print(f"  {escape(tekst)}"))
+        table.add_row(f"{n:,}", f"{records:,}", f"{een:,.0f}", f"{twee:,.0f}", f"{twee / een:.2f}")
     console.print(table)
 
 

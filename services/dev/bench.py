@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import partial
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ from projections.flow import Telling
 from projections.geld import Kostentelling
 from projections.geldvragen import Geldvragen
 from projections.postgres import PostgresFlowView
-from projections.regio import Regio
+from projections.regio import Regio, laad_regios
 from projections.vragen import Leeskant
 from services import bootstrap
 from services.dev.simulator import simuleer, zuid_limburg_profiel
@@ -99,6 +100,11 @@ class Meting:
     ingest_rules_off_records_per_s: float = 0.0
     ingest_rules_on_cpu_us_per_message: float = 0.0
     ingest_rules_off_cpu_us_per_message: float = 0.0
+    # scale-out by region (issue 15): ingest alone of one stream with two regions' traffic,
+    # as one partition and as two partitions at once (a process each), on this machine
+    partitions_ijw_records: int = 0
+    partitions_1_records_per_s: float = 0.0
+    partitions_2_records_per_s: float = 0.0
 
 
 class _BenchRuntime:
@@ -203,18 +209,21 @@ def _leeft(*processen: subprocess.Popen) -> None:
                                f"{p.returncode}; see its log in <state dir>/bench/")
 
 
-def _verkeer(state_dir: Path, events: int) -> Path:
+def _verkeer(state_dir: Path, events: int, gemeenten: list[str] | None = None) -> Path:
     """Zuid-Limburg's traffic, more of it per year when one region's years since 2015 are not
     enough: ingest refuses a Dagtekening before the iJw standard (2015), so more years of
-    history cannot make a larger store (a 1M run of 40 years stored 241,758 events)."""
+    history cannot make a larger store (a 1M run of 40 years stored 241,758 events).
+    `gemeenten`: the same traffic for these gemeenten instead (a second region of that size)."""
     jaren = max(1, math.ceil(events / EVENTS_PER_JAAR))
     keer = math.ceil(jaren / MEESTE_JAREN)
     jaren = math.ceil(jaren / keer)
-    out = state_dir / "bench" / f"traffic-{jaren}y-{keer}x"
+    out = state_dir / "bench" / f"traffic-{jaren}y-{keer}x{'-' + gemeenten[0] if gemeenten else ''}"
     if not (out.exists() and any(out.glob("*.xml"))):  # same seed, same files: simulate once
         profiel = zuid_limburg_profiel()
         profiel = replace(profiel, segmenten=[replace(s, instroom_per_jaar=s.instroom_per_jaar * keer)
                                               for s in profiel.segmenten])
+        if gemeenten:
+            profiel = replace(profiel, gemeenten=gemeenten)
         simuleer(profiel, range(2024 - jaren, 2024), 7, out)
     return out
 
@@ -300,6 +309,8 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
          meting.straightforward_projection_events_per_s) = _rechttoe(straight, bestanden,
                                                                       baseline_events)
         store.close()
+        (meting.partitions_ijw_records, meting.partitions_1_records_per_s,
+         meting.partitions_2_records_per_s) = meet_partities(runtime, settings, events, meld)
         return meting
     finally:
         for p in processen:
@@ -307,6 +318,80 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
                 p.terminate()
                 p.wait(timeout=30)
         runtime.runtime.down()  # the bench's own servers never outlive it
+
+
+# two regions of one size in two partitions: Zuid-Limburg, and Zuid-Limburg's traffic profile
+# on the gemeenten of Een 10 voor de Jeugd
+PARTITIES = {"zuid": ["zuid-limburg"], "brabant": ["een-10-voor-de-jeugd"]}
+
+
+def meet_partities(runtime: _BenchRuntime, settings: Settings, events: int,
+                   meld: Callable[[str], None]) -> tuple[int, float, float]:
+    """iJw records, and records/s of `ingest --until-caught-up` (process start and, for the
+    partitions, NATS copying into their streams included) of one stream with two regions'
+    traffic (about `events` in all, interleaved): one partition with both, then two
+    partitions at once, a process each, each variant into a fresh database."""
+    brabant = list(laad_regios()["een-10-voor-de-jeugd"].gemeenten)
+    meld(f"partitions: simulating two regions' traffic, about {events // 2:,} events each")
+    halven = [list(ijw_bestanden([_verkeer(settings.state_dir, events // 2, g)]))
+              for g in (None, brabant)]
+    bestanden = [b for paar in zip_longest(*halven) for b in paar if b is not None]
+    settings = runtime.nieuw(f"bench_partities_{events}", settings)
+    gedeeld = {naam: settings.model_copy(update={"partitions": PARTITIES, "partition": naam})
+               for naam in PARTITIES}
+    for s in gedeeld.values():
+        asyncio.run(verwijder_stream(runtime.servers.nats_url, s.ingest_stream))
+    asyncio.run(publiceer(settings.nats_url or "", settings, bestanden))
+    doel = asyncio.run(_last_seq(settings))
+
+    meld("partitions: ingest alone, one partition with both regions")
+    een = runtime.database(f"bench_partities_1_{events}", settings)
+    seconden_een, _ = _ingest_alleen(een, True, "ingest", doel)
+    records = _records(een)
+
+    meld("partitions: ingest alone, two partitions at once (a process each)")
+    twee = runtime.database(f"bench_partities_2_{events}", settings)
+    begin = time.perf_counter()
+    processen = []
+    for s in gedeeld.values():
+        s = s.model_copy(update={"database_url": twee.database_url})
+        env = {**_env(s), "JEUGDSTROOM_PARTITIONS": json.dumps(PARTITIES),
+               "JEUGDSTROOM_PARTITION": s.partition or ""}
+        log = settings.state_dir / "bench" / f"ingest-{s.partition}.log"
+        with log.open("ab") as uit:
+            processen.append(subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "ingest", "--until-caught-up"],
+                env=env, stdout=uit, stderr=subprocess.STDOUT))
+    for p in processen:
+        if p.wait() != 0:
+            raise RuntimeError("a partition's ingest failed; see <state dir>/bench/ingest-<partition>.log")
+    seconden_twee = time.perf_counter() - begin
+    records_twee = sum(_records(s.model_copy(update={"database_url": twee.database_url}))
+                       for s in gedeeld.values())
+    if records_twee != records:
+        raise RuntimeError(f"two partitions stored {records_twee:,} iJw records, one stored {records:,}")
+    meld(f"partitions: {records:,} iJw records; one partition {records / seconden_een:,.0f} "
+         f"records/s, two partitions {records / seconden_twee:,.0f} records/s")
+    return records, records / seconden_een, records / seconden_twee
+
+
+def meet_alleen_partities(settings: Settings, events: int,
+                          meld: Callable[[str], None]) -> tuple[int, float, float]:
+    """`bench --partitions-only`: `meet_partities` on the bench's own servers."""
+    runtime = _BenchRuntime(settings.state_dir)
+    try:
+        return meet_partities(runtime, settings, events, meld)
+    finally:
+        runtime.runtime.down()
+
+
+def _records(settings: Settings) -> int:
+    """The iJw records in the event store of the settings' partition."""
+    store = bootstrap.event_store(settings.database_url or "", settings.database_schema)
+    try:
+        return _records_in_store(store)
+    finally:
+        store.close()
 
 
 async def _last_seq(settings: Settings) -> int:

@@ -13,6 +13,7 @@ from services import bootstrap
 from services.nats import partitie_stream_config
 from services.partities import (
     PartitieFout,
+    elders_geteld,
     gemeentecodes,
     ingest_stream,
     onbekende_regios,
@@ -101,3 +102,12 @@ def test_names_and_lookup():
     assert schema(None) is None and schema("noord_1") == "partitie_noord_1"
     assert partitie_van(INDELING, "een-10-voor-de-jeugd") == "brabant"
     assert partitie_van(INDELING, "utrecht") is None
+
+
+def test_a_question_about_a_region_counted_elsewhere_names_where():
+    assert elders_geteld({}, None, "zuid-limburg") is None
+    assert elders_geteld(INDELING, "zuid", "zuid-limburg") is None
+    assert "JEUGDSTROOM_PARTITION=brabant" in (elders_geteld(INDELING, "zuid", "een-10-voor-de-jeugd") or "")
+    assert "JEUGDSTROOM_PARTITION=zuid" in (elders_geteld(INDELING, None, "zuid-limburg") or "")
+    assert "in no partition" in (elders_geteld(INDELING, "zuid", "utrecht") or "")
+    assert elders_geteld(INDELING, None, "utrecht") is None
