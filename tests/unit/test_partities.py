@@ -22,6 +22,7 @@ from services.partities import (
     subjects,
 )
 from services.settings import Settings
+from services.toegang.nats_accounts import gebruikers
 
 INDELING = {"zuid": ["zuid-limburg"], "brabant": ["een-10-voor-de-jeugd"]}
 
@@ -111,3 +112,16 @@ def test_a_question_about_a_region_counted_elsewhere_names_where():
     assert "JEUGDSTROOM_PARTITION=zuid" in (elders_geteld(INDELING, None, "zuid-limburg") or "")
     assert "in no partition" in (elders_geteld(INDELING, "zuid", "utrecht") or "")
     assert elders_geteld(INDELING, None, "utrecht") is None
+
+
+def test_each_partition_gets_an_ingest_user_for_its_own_stream():
+    lijst = {g.naam: g for g in gebruikers({"0935": "Maastricht"}, partities=["zuid", "brabant"])}
+    assert "ingest" not in lijst
+    zuid = lijst["ingest-zuid"]
+    assert "$JS.API.CONSUMER.MSG.NEXT.IJW_ZUID.ingest" in zuid.publish
+    assert "$JS.API.STREAM.CREATE.IJW" in zuid.publish  # it sources from IJW
+    assert "$JS.API.CONSUMER.MSG.NEXT.IJW.ingest" not in zuid.publish
+    assert not [r for r in zuid.publish if "IJW_BRABANT" in r]
+    assert "$JS.API.STREAM.INFO.IJW_BRABANT" in lijst["projector"].publish
+    zonder = {g.naam for g in gebruikers({"0935": "Maastricht"})}
+    assert {"ingest", "projector", "gemeente-0935"} == zonder
