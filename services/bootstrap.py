@@ -110,9 +110,11 @@ def xsd_schemas(settings: Settings) -> XsdSchemas | None:
     return XsdSchemas(settings.xsd_dir)
 
 
-def event_store(database_url: str, schema: str | None = None) -> Gebeurtenissen:
-    """The event store, in a partition's schema (Settings.database_schema) or the default one."""
-    return Gebeurtenissen(database_url, schema)
+def event_store(database_url: str, schema: str | None = None, *,
+                alleen_lezen: bool = False) -> Gebeurtenissen:
+    """The event store, in a partition's schema (Settings.database_schema) or the default one;
+    `alleen_lezen`: on a read replica (nothing created)."""
+    return Gebeurtenissen(database_url, schema, alleen_lezen=alleen_lezen)
 
 
 def regios(settings: Settings, extra: list[Path] | None = None) -> dict[str, Regio]:
@@ -141,27 +143,30 @@ def partitie_subjects(settings: Settings) -> list[str] | None:
                                   gemeente_register(settings)))
 
 
-def flow_view(store: Gebeurtenissen) -> PostgresFlowView:
+def flow_view(store: Gebeurtenissen, *, maak: bool = True) -> PostgresFlowView:
     """The flow view, in the event store's database (its own tables and tracking table)."""
     view = PostgresFlowView(store.ingest_recorder.datastore, application_name=APPLICATION_NAME,
                             tracking_table_name="flow_tracking")
-    bij_gelijktijdige_start(view.create_table)
+    if maak:  # not on a read replica: the primary's projector creates them
+        bij_gelijktijdige_start(view.create_table)
     return view
 
 
-def geld_view(store: Gebeurtenissen) -> PostgresGeldView:
+def geld_view(store: Gebeurtenissen, *, maak: bool = True) -> PostgresGeldView:
     """The money view, in the event store's database (its own tables and tracking table)."""
     view = PostgresGeldView(store.ingest_recorder.datastore, application_name=APPLICATION_NAME,
                             tracking_table_name="geld_tracking")
-    bij_gelijktijdige_start(view.create_table)
+    if maak:
+        bij_gelijktijdige_start(view.create_table)
     return view
 
 
-def zorg_view(store: Gebeurtenissen) -> PostgresZorgView:
+def zorg_view(store: Gebeurtenissen, *, maak: bool = True) -> PostgresZorgView:
     """The care view, in the event store's database (its own tables and tracking table)."""
     view = PostgresZorgView(store.ingest_recorder.datastore, application_name=APPLICATION_NAME,
                             tracking_table_name="zorg_tracking")
-    bij_gelijktijdige_start(view.create_table)
+    if maak:
+        bij_gelijktijdige_start(view.create_table)
     return view
 
 
@@ -233,7 +238,11 @@ def api(settings: Settings, database_url: str, extra: list[Path] | None = None, 
         host: str = "127.0.0.1", zonder_auth: bool = False) -> FastAPI:
     """The HTTP API and dashboard over the flow view, with access control: the identity
     provider of JEUGDSTROOM_AUTH_*, else on loopback the local key in the state dir; on any
-    other address without those settings only with `zonder_auth` (--insecure-no-auth)."""
+    other address without those settings only with `zonder_auth` (--insecure-no-auth).
+
+    With JEUGDSTROOM_PRIMARY_DATABASE_URL, `database_url` is a read replica: the API reads
+    there, creates nothing, and writes its access audit and the live questions it registers
+    (for the projector to answer) to the primary."""
     from services.http.api import maak_api  # FastAPI takes ~0.3 s to import: only `serve` needs it
     from services.http.geld import geld_router
     from services.http.kwaliteit import kwaliteit_router
@@ -244,15 +253,19 @@ def api(settings: Settings, database_url: str, extra: list[Path] | None = None, 
             "serve with JEUGDSTROOM_PARTITIONS needs JEUGDSTROOM_PARTITION: one API process "
             "answers the regions of one partition, from that partition's schema "
             "(deploy/partities.md routes each region to its partition's API)")
-    store = event_store(database_url, settings.database_schema)
+    replica = settings.primary_database_url is not None
+    store = event_store(database_url, settings.database_schema, alleen_lezen=replica)
+    primair = (event_store(settings.primary_database_url, settings.database_schema)
+               if settings.primary_database_url is not None else store)
+    flow, geld = flow_view(store, maak=not replica), geld_view(store, maak=not replica)
+    flow.registratie = geld.registratie = primair.ingest_recorder.datastore
     alle = partitie_regios(settings, regios(settings, extra))
-    toegang = maak_toegang(settings, store, alle, host=host, zonder_auth=zonder_auth)
-    return maak_api(Leeskant(flow_view(store), laatste=lambda: store.recorder.max_notification_id() or 0),
+    toegang = maak_toegang(settings, primair, alle, host=host, zonder_auth=zonder_auth)
+    return maak_api(Leeskant(flow, laatste=lambda: store.recorder.max_notification_id() or 0),
                     lambda: eventlog(store), alle, toegang=toegang,
-                    geld=geld_router(Geldvragen(geld_view(store)),
-                                     lambda: eventlog(store, GELD_TOPICS), alle),
+                    geld=geld_router(Geldvragen(geld), lambda: eventlog(store, GELD_TOPICS), alle),
                     kwaliteit=kwaliteit_router(kwaliteitsvragen(store).rapport, alle),
-                    zorg=zorg_router(Zorgvragen(zorg_view(store)),
+                    zorg=zorg_router(Zorgvragen(zorg_view(store, maak=not replica)),
                                      lambda: eventlog(store, ZORG_TOPICS), alle))
 
 
@@ -267,6 +280,7 @@ def api_voor_werker() -> FastAPI:
 
 def maak_toegang(settings: Settings, store: Gebeurtenissen, alle: dict[str, Regio], *,
                  host: str, zonder_auth: bool) -> Toegang:
+    """Who may read what; the audit is written to `store` (the primary)."""
     from services.http.toegang import Toegang
 
     audit = toegang_audit(store)

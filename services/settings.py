@@ -53,6 +53,9 @@ class Settings(BaseSettings):
 
     nats_url: str | None = None
     database_url: str | None = None
+    # the API's only (deploy/partities.md): with database_url a read replica, the primary for
+    # its few writes (access audit, the live questions it registers for the projector)
+    primary_database_url: str | None = None
     state_dir: Path = Path(".jeugdstroom")
     xsd_dir: Path | None = None
     # the lists shipped in events/data, and these: a file replaces the shipped one of its year

@@ -117,3 +117,22 @@ def test_two_partitions_count_what_one_counts_each_message_once(settings, partit
     assert [r["id"] for r in client.get("/api/regions").json()] == ["zuid-limburg"]
     assert client.get("/api/counts", params={"region": "een-10-voor-de-jeugd",
                                              "peildatum": "2025-12-31"}).status_code == 404
+
+
+def test_the_api_on_a_read_replica_writes_only_to_the_primary(settings, partities):
+    """A read replica refuses every write; read-only connections stand in for it here."""
+    zuid = partities["zuid"]
+    asyncio.run(publish(settings, _verkeer()[:40]))
+    asyncio.run(ingest_until_caught_up(zuid))
+    _cijfers(zuid, "zuid-limburg")  # projected (and every table made) on the primary
+    replica = f"{zuid.database_url}?options=-c%20default_transaction_read_only%3Don"
+    lezer = zuid.model_copy(update={"primary_database_url": zuid.database_url})
+    client = TestClient(bootstrap.api(lezer, replica, zonder_auth=True))
+    for params in ({}, {"known_at": "2025-06-30"}):
+        antwoord = client.get("/api/counts", params={"region": "zuid-limburg",
+                                                     "peildatum": "2025-12-31", **params})
+        assert antwoord.status_code == 200, antwoord.text
+    assert client.get("/api/costs", params={"region": "zuid-limburg",
+                                            "peildatum": "2025-12-31"}).status_code == 200
+    with verbind(zuid) as conn:  # the live questions went to the primary, for the projector
+        assert conn.execute("SELECT count(*) FROM flow_live").fetchone()[0] >= 1
