@@ -104,3 +104,17 @@ def elders_geteld(indeling: Mapping[str, list[str]], partitie: str | None, regio
                 f"{partitie} does not count it")
     return (f"region {regio} is counted in partition {hier}, not here: ask with "
             f"JEUGDSTROOM_PARTITION={hier}")
+
+
+def verdeel(gewichten: Mapping[str, int], aantal: int) -> dict[str, list[str]]:
+    """Regions over `aantal` partitions `p1`..`pN`: the heaviest region first, each onto the
+    lightest partition so far (ties: the lower number; deterministic). A starting point: the
+    weight is what the operator knows of each region's traffic."""
+    if not 1 <= aantal <= len(gewichten):
+        raise PartitieFout(f"{aantal} partitions for {len(gewichten)} regions: choose 1 to "
+                           f"{len(gewichten)} (a region is never split)")
+    delen: list[tuple[int, list[str]]] = [(0, []) for _ in range(aantal)]
+    for regio in sorted(gewichten, key=lambda r: (-gewichten[r], r)):
+        i = min(range(aantal), key=lambda j: (delen[j][0], j))
+        delen[i] = (delen[i][0] + gewichten[regio], [*delen[i][1], regio])
+    return {f"p{i + 1}": sorted(regios) for i, (_, regios) in enumerate(delen)}

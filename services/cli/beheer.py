@@ -42,6 +42,7 @@ from services.eventstore.postgres import AndereStream
 from services.ingest.handler import INFRA_ERRORS
 from services.ingest.validatie import StreamBericht
 from services.nats import NatsNietBereikt, ijw_bestanden, nats_servers, publiceer, stream_identiteit
+from services.partities import PartitieFout, ingest_stream, schema, verdeel
 from services.projector.updates import asyncapi_json
 from services.runtime import EmbeddedRuntime, free_port, port_free
 from services.settings import Settings
@@ -462,6 +463,35 @@ def regions_from_cbs(
         (out / f"{naam}.toml").write_text(tekst, encoding="utf-8")
     console.print(f"{len(bestanden)} region files written to {out}/; refine their segments, then "
                   f"use them with --region-config or JEUGDSTROOM_REGION_CONFIGS")
+
+
+@regions_app.command("partitions")
+def regions_partitions(
+    count: Annotated[int, typer.Option(help="how many partitions (ingest + projector pairs)")],
+    region: Annotated[list[str] | None, typer.Option(
+        "--region", help="a region to place (repeat); default: every known region")] = None,
+    region_config: RegionConfigOpt = None,
+) -> None:
+    """Spread regions over partitions, weighed by their number of gemeenten, and print
+    JEUGDSTROOM_PARTITIONS (README, Partitions; deploy/partities.md).
+
+    Example: jeugdstroom regions partitions --count 6"""
+    settings = _settings()
+    alle = _alle_regios(settings, region_config)
+    gekozen = region or list(alle)
+    onbekend = [r for r in gekozen if r not in alle]
+    if onbekend:
+        raise _fail(f"unknown region {onbekend[0]}: choose from {', '.join(sorted(alle))}")
+    try:
+        indeling = verdeel({r: len(alle[r].gemeenten) for r in gekozen}, count)
+    except PartitieFout as error:
+        raise _fail(str(error)) from None
+    table = Table("partition", "regions", "gemeenten", "stream", "schema")
+    for naam, regios in indeling.items():
+        table.add_row(naam, ", ".join(regios), str(sum(len(alle[r].gemeenten) for r in regios)),
+                      ingest_stream(settings.stream, naam), schema(naam) or "")
+    err.print(table)
+    print(f"JEUGDSTROOM_PARTITIONS={json.dumps(indeling, separators=(',', ':'))}")
 
 
 gemeenten_app = typer.Typer(help="The CBS list of gemeenten that ingest checks gemeentecodes against.")

@@ -20,6 +20,7 @@ from services.partities import (
     partitie_van,
     schema,
     subjects,
+    verdeel,
 )
 from services.settings import Settings
 from services.toegang.nats_accounts import gebruikers
@@ -125,3 +126,11 @@ def test_each_partition_gets_an_ingest_user_for_its_own_stream():
     assert "$JS.API.STREAM.INFO.IJW_BRABANT" in lijst["projector"].publish
     zonder = {g.naam for g in gebruikers({"0935": "Maastricht"})}
     assert {"ingest", "projector", "gemeente-0935"} == zonder
+
+
+def test_verdeel_puts_the_heaviest_region_first_onto_the_lightest_partition():
+    indeling = verdeel({"a": 20, "b": 16, "c": 10, "d": 7, "e": 6, "f": 1}, 2)
+    assert indeling == {"p1": ["a", "d", "f"], "p2": ["b", "c", "e"]}  # 28 and 32
+    assert sorted(r for regios in indeling.values() for r in regios) == list("abcdef")
+    with pytest.raises(PartitieFout, match="choose 1 to 6"):
+        verdeel({r: 1 for r in "abcdef"}, 7)
