@@ -287,7 +287,7 @@ def project(
     _logs(settings, json_logs)
     try:
         projector = bootstrap.projector(settings, _endpoints(settings).database_url, region_config)
-    except RegioConfigError as error:
+    except (RegioConfigError, bootstrap.ConfigurationError) as error:
         raise _fail(str(error)) from None
     live = bootstrap.live_updates(settings, projector, _endpoints(settings).nats_url)
     database = Uitval("the event store (PostgreSQL)", settings.outage_limit_seconds,
