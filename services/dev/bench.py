@@ -213,7 +213,9 @@ def _verkeer(state_dir: Path, events: int, gemeenten: list[str] | None = None) -
     """Zuid-Limburg's traffic, more of it per year when one region's years since 2015 are not
     enough: ingest refuses a Dagtekening before the iJw standard (2015), so more years of
     history cannot make a larger store (a 1M run of 40 years stored 241,758 events).
-    `gemeenten`: the same traffic for these gemeenten instead (a second region of that size)."""
+    `gemeenten`: traffic of that size for these gemeenten instead (a second region), from
+    other providers and another seed: the providers number their messages from 1, so the same
+    ones would send messages whose Nats-Msg-Id JetStream already holds from the first region."""
     jaren = max(1, math.ceil(events / EVENTS_PER_JAAR))
     keer = math.ceil(jaren / MEESTE_JAREN)
     jaren = math.ceil(jaren / keer)
@@ -223,8 +225,9 @@ def _verkeer(state_dir: Path, events: int, gemeenten: list[str] | None = None) -
         profiel = replace(profiel, segmenten=[replace(s, instroom_per_jaar=s.instroom_per_jaar * keer)
                                               for s in profiel.segmenten])
         if gemeenten:
-            profiel = replace(profiel, gemeenten=gemeenten)
-        simuleer(profiel, range(2024 - jaren, 2024), 7, out)
+            profiel = replace(profiel, gemeenten=gemeenten,
+                              aanbieders=[f"9998{a[4:]}" for a in profiel.aanbieders])
+        simuleer(profiel, range(2024 - jaren, 2024), 8 if gemeenten else 7, out)
     return out
 
 
