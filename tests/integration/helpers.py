@@ -38,10 +38,10 @@ async def publish(settings: Settings, berichten: list[tuple[str, bytes, str | No
         await nc.close()
 
 
-async def last_seq(settings: Settings) -> int:
+async def last_seq(settings: Settings, stream: str | None = None) -> int:
     nc = await nats.connect(settings.nats_url)
     try:
-        info = await nc.jetstream().stream_info(settings.stream)
+        info = await nc.jetstream().stream_info(stream or settings.stream)
         return int(info.state.last_seq)
     finally:
         await nc.close()
