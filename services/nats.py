@@ -123,9 +123,22 @@ async def _maak_of_werk_bij(js: JetStreamContext, config: StreamConfig) -> None:
     except BadRequestError:
         # never fewer copies than the stream has: a publisher without
         # JEUGDSTROOM_STREAM_REPLICAS must not shrink a cluster's stream to one node
-        bestaand = (await js.stream_info(config.name)).config.num_replicas or 1
-        config.num_replicas = max(config.num_replicas or 1, bestaand)
+        bestaand = (await js.stream_info(config.name)).config
+        config.num_replicas = max(config.num_replicas or 1, bestaand.num_replicas or 1)
+        if _onderwerpen(config) != _onderwerpen(bestaand):
+            log.warning(
+                "stream %s: the subjects of its gemeenten change (%d -> %d); NATS copies what "
+                "%s holds on them again from its start, so ingest reads this partition's "
+                "messages a second time (the figures stay the same; the data-quality counts "
+                "count them again). deploy/partities.md: Adding a machine",
+                config.name, len(_onderwerpen(bestaand)), len(_onderwerpen(config)),
+                ", ".join(s.name for s in config.sources or []))
         await js.update_stream(config=config)
+
+
+def _onderwerpen(config: StreamConfig) -> list[str]:
+    """The subjects a sourced stream copies (empty for a stream with subjects of its own)."""
+    return sorted(t.src for bron in config.sources or [] for t in bron.subject_transforms or [])
 
 
 async def stream_identiteit(js: JetStreamContext, stream: str) -> tuple[str, int]:
