@@ -4,16 +4,20 @@ figures equal the single-partition figures of its region, and every message is c
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from services import bootstrap
+from services.cli import app
 from services.nats import verwijder_stream
 from tests.ijw_factory import Toewijzing, bsn, jw301
 from tests.integration.helpers import (
+    cli_env,
     event_topics,
     ingest_until_caught_up,
     last_seq,
@@ -111,6 +115,20 @@ def test_two_partitions_count_what_one_counts_each_message_once(settings, partit
     assert _cijfers(zuid, "zuid-limburg") == eens["zuid-limburg"]
     assert _cijfers(brabant, "een-10-voor-de-jeugd") == eens["een-10-voor-de-jeugd"]
     assert any(t.totaal_unieke_jeugdigen for t in eens["zuid-limburg"].values())
+
+    # replay from each partition's event log agrees with its projections (flow, money, care),
+    # and a question about a region of the other partition names that partition
+    for s, regio in ((zuid, "zuid-limburg"), (brabant, "een-10-voor-de-jeugd")):
+        env = cli_env(s, JEUGDSTROOM_PARTITIONS=json.dumps(PARTITIONS),
+                      JEUGDSTROOM_PARTITION=s.partition or "")
+        for k in ("2025-06-30", None):
+            result = CliRunner().invoke(app, ["replay", "--region", regio, "--peildatum", "2025-12-31",
+                                              *(["--known-at", k] if k else [])], env=env)
+            assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, ["counts", "--region", "een-10-voor-de-jeugd", "--peildatum",
+                                      "2025-12-31"], env=cli_env(zuid, JEUGDSTROOM_PARTITIONS=json.dumps(
+                                          PARTITIONS), JEUGDSTROOM_PARTITION="zuid"))
+    assert result.exit_code == 2 and "JEUGDSTROOM_PARTITION=brabant" in result.output
 
     # the API of a partition answers its own regions only
     client = TestClient(bootstrap.api(zuid, zuid.database_url or "", zonder_auth=True))
