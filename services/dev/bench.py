@@ -313,7 +313,8 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
                                                                       baseline_events)
         store.close()
         (meting.partitions_ijw_records, meting.partitions_1_records_per_s,
-         meting.partitions_2_records_per_s) = meet_partities(runtime, settings, events, meld)
+         meting.partitions_2_records_per_s) = meet_partities(
+            runtime, settings, min(events, PARTITIES_MAX_EVENTS), meld)
         return meting
     finally:
         for p in processen:
@@ -326,6 +327,9 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
 # two regions of one size in two partitions: Zuid-Limburg, and Zuid-Limburg's traffic profile
 # on the gemeenten of Een 10 voor de Jeugd
 PARTITIES = {"zuid": ["zuid-limburg"], "brabant": ["een-10-voor-de-jeugd"]}
+# the phase of a full run compares one partition with two, at most this large, so that the
+# default sizes stay short (`bench --partitions-only` takes the sizes as asked)
+PARTITIES_MAX_EVENTS = 50_000
 
 
 def meet_partities(runtime: _BenchRuntime, settings: Settings, events: int,
