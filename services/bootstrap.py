@@ -261,12 +261,16 @@ def api(settings: Settings, database_url: str, extra: list[Path] | None = None, 
     flow.registratie = geld.registratie = primair.ingest_recorder.datastore
     alle = partitie_regios(settings, regios(settings, extra))
     toegang = maak_toegang(settings, primair, alle, host=host, zonder_auth=zonder_auth)
-    return maak_api(Leeskant(flow, laatste=lambda: store.recorder.max_notification_id() or 0),
-                    lambda: eventlog(store), alle, toegang=toegang,
-                    geld=geld_router(Geldvragen(geld), lambda: eventlog(store, GELD_TOPICS), alle),
-                    kwaliteit=kwaliteit_router(kwaliteitsvragen(store).rapport, alle),
-                    zorg=zorg_router(Zorgvragen(zorg_view(store, maak=not replica)),
-                                     lambda: eventlog(store, ZORG_TOPICS), alle))
+    app = maak_api(Leeskant(flow, laatste=lambda: store.recorder.max_notification_id() or 0),
+                   lambda: eventlog(store), alle, toegang=toegang,
+                   geld=geld_router(Geldvragen(geld), lambda: eventlog(store, GELD_TOPICS), alle),
+                   kwaliteit=kwaliteit_router(kwaliteitsvragen(store).rapport, alle),
+                   zorg=zorg_router(Zorgvragen(zorg_view(store, maak=not replica)),
+                                    lambda: eventlog(store, ZORG_TOPICS), alle))
+    # an event store closes its connection pool when it goes: the app keeps the primary's,
+    # whose pool the audit and the live questions use
+    app.state.primair = primair
+    return app
 
 
 def api_voor_werker() -> FastAPI:
