@@ -294,13 +294,15 @@ def _bench_partities(settings: Settings, sizes: list[int]) -> None:
     from services.dev.bench import meet_alleen_partities
 
     table = Table("events (about)", "iJw records", "1 partition, records/s",
-                  "2 partitions, records/s", "2 / 1", title="jeugdstroom bench: partitions",
-                  title_justify="left")
+                  "2 partitions, records/s", "2 / 1", "CPU us a message, 1 / 2",
+                  title="jeugdstroom bench: partitions", title_justify="left")
     for n in sizes:
         err.print(f"[bold]size ~{n:,} events[/bold]")
-        records, een, twee = meet_alleen_partities(settings, n,
-                                                   lambda tekst: err.print(f"  {escape(tekst)}"))
-        table.add_row(f"{n:,}", f"{records:,}", f"{een:,.0f}", f"{twee:,.0f}", f"{twee / een:.2f}")
+        m = meet_alleen_partities(settings, n, lambda tekst: err.print(f"  {escape(tekst)}"))
+        een, twee = m.partitions_1_records_per_s, m.partitions_2_records_per_s
+        table.add_row(f"{n:,}", f"{m.partitions_ijw_records:,}", f"{een:,.0f}", f"{twee:,.0f}",
+                      f"{twee / een:.2f}", f"{m.partitions_1_cpu_us_per_message:,.0f} / "
+                      f"{m.partitions_2_cpu_us_per_message:,.0f}")
     console.print(table)
 
 

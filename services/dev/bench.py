@@ -105,6 +105,8 @@ class Meting:
     partitions_ijw_records: int = 0
     partitions_1_records_per_s: float = 0.0
     partitions_2_records_per_s: float = 0.0
+    partitions_1_cpu_us_per_message: float = 0.0  # ingest processes with their workers
+    partitions_2_cpu_us_per_message: float = 0.0
 
 
 class _BenchRuntime:
@@ -312,9 +314,8 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
          meting.straightforward_projection_events_per_s) = _rechttoe(straight, bestanden,
                                                                       baseline_events)
         store.close()
-        (meting.partitions_ijw_records, meting.partitions_1_records_per_s,
-         meting.partitions_2_records_per_s) = meet_partities(
-            runtime, settings, min(events, PARTITIES_MAX_EVENTS), meld)
+        partities = meet_partities(runtime, settings, min(events, PARTITIES_MAX_EVENTS), meld)
+        meting = replace(meting, **vars(partities))
         return meting
     finally:
         for p in processen:
@@ -332,12 +333,25 @@ PARTITIES = {"zuid": ["zuid-limburg"], "brabant": ["een-10-voor-de-jeugd"]}
 PARTITIES_MAX_EVENTS = 50_000
 
 
+@dataclass
+class Partitiemeting:
+    """One partition against two: iJw records, records/s and CPU us a message of each."""
+
+    partitions_ijw_records: int
+    partitions_1_records_per_s: float
+    partitions_2_records_per_s: float
+    partitions_1_cpu_us_per_message: float
+    partitions_2_cpu_us_per_message: float
+
+
 def meet_partities(runtime: _BenchRuntime, settings: Settings, events: int,
-                   meld: Callable[[str], None]) -> tuple[int, float, float]:
+                   meld: Callable[[str], None]) -> Partitiemeting:
     """iJw records, and records/s of `ingest --until-caught-up` (process start and, for the
     partitions, NATS copying into their streams included) of one stream with two regions'
     traffic (about `events` in all, interleaved): one partition with both, then two
-    partitions at once, a process each, each variant into a fresh database."""
+    partitions at once, a process each, each variant into a fresh database. Beside the rates
+    the CPU of the ingest processes and their validation workers per message (PostgreSQL's and
+    NATS' not included): on a shared machine the steadier figure."""
     brabant = list(laad_regios()["een-10-voor-de-jeugd"].gemeenten)
     meld(f"partitions: simulating two regions' traffic, about {events // 2:,} events each")
     halven = [list(ijw_bestanden([_verkeer(settings.state_dir, events // 2, g)]))
@@ -353,12 +367,12 @@ def meet_partities(runtime: _BenchRuntime, settings: Settings, events: int,
 
     meld("partitions: ingest alone, one partition with both regions")
     een = runtime.database(f"bench_partities_1_{events}", settings)
-    seconden_een, _ = _ingest_alleen(een, True, "ingest", doel)
+    seconden_een, cpu_een = _ingest_alleen(een, True, "ingest", doel)
     records = _records(een)
 
     meld("partitions: ingest alone, two partitions at once (a process each)")
     twee = runtime.database(f"bench_partities_2_{events}", settings)
-    begin = time.perf_counter()
+    begin, cpu = time.perf_counter(), _cpu_kinderen()
     processen = []
     for s in gedeeld.values():
         s = s.model_copy(update={"database_url": twee.database_url})
@@ -372,18 +386,22 @@ def meet_partities(runtime: _BenchRuntime, settings: Settings, events: int,
     for p in processen:
         if p.wait() != 0:
             raise RuntimeError("a partition's ingest failed; see <state dir>/bench/ingest-<partition>.log")
-    seconden_twee = time.perf_counter() - begin
+    seconden_twee, cpu_twee = time.perf_counter() - begin, _cpu_kinderen() - cpu
     records_twee = sum(_records(s.model_copy(update={"database_url": twee.database_url}))
                        for s in gedeeld.values())
     if records_twee != records:
         raise RuntimeError(f"two partitions stored {records_twee:,} iJw records, one stored {records:,}")
     meld(f"partitions: {records:,} iJw records; one partition {records / seconden_een:,.0f} "
-         f"records/s, two partitions {records / seconden_twee:,.0f} records/s")
-    return records, records / seconden_een, records / seconden_twee
+         f"records/s, two partitions {records / seconden_twee:,.0f} records/s; CPU of the ingest "
+         f"processes with their workers per message {cpu_een / doel * 1e6:,.0f} / "
+         f"{cpu_twee / doel * 1e6:,.0f} us (PostgreSQL and NATS not included), "
+         f"{os.cpu_count()} cores")
+    return Partitiemeting(records, records / seconden_een, records / seconden_twee,
+                          cpu_een / doel * 1e6, cpu_twee / doel * 1e6)
 
 
 def meet_alleen_partities(settings: Settings, events: int,
-                          meld: Callable[[str], None]) -> tuple[int, float, float]:
+                          meld: Callable[[str], None]) -> Partitiemeting:
     """`bench --partitions-only`: `meet_partities` on the bench's own servers."""
     runtime = _BenchRuntime(settings.state_dir)
     try:
