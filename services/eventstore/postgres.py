@@ -391,6 +391,10 @@ class Gebeurtenissen(Application[UUID]):
     replica, on which nothing is created (the primary's services create it)."""
 
     name = APPLICATION_NAME
+    # the default schema, as the library's runners construct it (from an env, past __init__)
+    _schema: str | None = None
+    _alleen_lezen = False
+    _opties = ""
 
     def __init__(self, database_url: str, schema: str | None = None, *,
                  alleen_lezen: bool = False) -> None:
