@@ -143,6 +143,16 @@ def partitie_subjects(settings: Settings) -> list[str] | None:
                                   gemeente_register(settings)))
 
 
+def alle_partitie_codes(settings: Settings) -> set[str]:
+    """The gemeentecodes some partition of JEUGDSTROOM_PARTITIONS ingests."""
+    alle = regios(settings)
+    partitie_regios(settings, alle)  # every region named is known
+    per_regio = {r.id: r.gemeenten for r in alle.values()}
+    register = gemeente_register(settings)
+    return {code for ids in settings.partitions.values()
+            for code in gemeentecodes(per_regio, ids, register)}
+
+
 def flow_view(store: Gebeurtenissen, *, maak: bool = True) -> PostgresFlowView:
     """The flow view, in the event store's database (its own tables and tracking table)."""
     view = PostgresFlowView(store.ingest_recorder.datastore, application_name=APPLICATION_NAME,

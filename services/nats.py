@@ -152,12 +152,17 @@ async def stream_identiteit(js: JetStreamContext, stream: str) -> tuple[str, int
     return identiteit, int(info.state.last_seq)
 
 
+async def berichten_per_subject(js: JetStreamContext, stream: str) -> dict[str, int]:
+    """How many messages the iJw stream holds per subject."""
+    info = await js.stream_info(stream, subjects_filter=SUBJECTS)
+    return dict(info.state.subjects or {})
+
+
 async def partitie_berichten(js: JetStreamContext, stream: str, subjects: list[str]) -> int:
     """How many messages the iJw stream holds on a partition's subjects (what its own stream
     holds once NATS has copied everything)."""
-    info = await js.stream_info(stream, subjects_filter=SUBJECTS)
     codes = {subject.split(".")[1] for subject in subjects}
-    return sum(aantal for subject, aantal in (info.state.subjects or {}).items()
+    return sum(aantal for subject, aantal in (await berichten_per_subject(js, stream)).items()
                if subject.split(".")[1] in codes)
 
 

@@ -88,6 +88,15 @@ def subjects(codes: Iterable[str]) -> list[str]:
     return [f"ijw.{code}.>" for code in sorted(codes)]
 
 
+def buiten_partities(per_subject: Mapping[str, int], codes: Iterable[str]) -> dict[str, int]:
+    """The messages per subject whose gemeente no partition ingests (a code of no configured
+    region, or no gemeente at all). Without partitions ingest rejects them with a reason; with
+    partitions no stream receives them, so `status` counts them instead."""
+    bekend = set(codes)
+    return {subject: aantal for subject, aantal in sorted(per_subject.items())
+            if subject.split(".")[1:2] != [] and subject.split(".")[1] not in bekend}
+
+
 def partitie_van(indeling: Mapping[str, list[str]], regio: str) -> str | None:
     """The partition that counts a region (None: no partition names it)."""
     return next((naam for naam, regios in indeling.items() if regio in regios), None)

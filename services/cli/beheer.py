@@ -41,8 +41,15 @@ from services.cli.basis import (
 from services.eventstore.postgres import AndereStream
 from services.ingest.handler import INFRA_ERRORS
 from services.ingest.validatie import StreamBericht
-from services.nats import NatsNietBereikt, ijw_bestanden, nats_servers, publiceer, stream_identiteit
-from services.partities import PartitieFout, ingest_stream, schema, verdeel
+from services.nats import (
+    NatsNietBereikt,
+    berichten_per_subject,
+    ijw_bestanden,
+    nats_servers,
+    publiceer,
+    stream_identiteit,
+)
+from services.partities import PartitieFout, buiten_partities, ingest_stream, schema, verdeel
 from services.projector.updates import asyncapi_json
 from services.runtime import EmbeddedRuntime, free_port, port_free
 from services.settings import Settings
@@ -183,7 +190,21 @@ def status() -> None:
         finally:
             await nc.close()
 
+    async def buiten() -> dict[str, int]:
+        nc = await nats.connect(nats_servers(servers.nats_url))
+        try:
+            return await berichten_per_subject(nc.jetstream(), settings.stream)
+        except NotFoundError:
+            return {}
+        finally:
+            await nc.close()
+
     identiteit, laatste = asyncio.run(stream())
+    try:
+        weg = (buiten_partities(asyncio.run(buiten()), bootstrap.alle_partitie_codes(settings))
+               if settings.partitions else {})
+    except bootstrap.ConfigurationError as error:
+        raise _fail(str(error)) from None
     anders = (vastgelegd is not None and identiteit is not None and identiteit != vastgelegd) or (
         vastgelegd is None and positie > laatste)
     table = Table(show_header=False)
@@ -193,7 +214,15 @@ def status() -> None:
     table.add_row("ingested up to seq", str(positie)
                   + (f" of the stream created at {vastgelegd}" if anders and vastgelegd else ""))
     table.add_row("open rejections", str(len(store.afwijzingen())))
+    if settings.partitions:
+        table.add_row(f"messages in {settings.stream} of no partition", str(sum(weg.values())))
     console.print(table)
+    if weg:
+        voorbeelden = ", ".join(f"{subject} ({aantal})" for subject, aantal in list(weg.items())[:5])
+        err.print(f"[yellow]{sum(weg.values())} messages in {settings.stream} are on subjects of "
+                  f"gemeenten in no partition[/yellow] ({voorbeelden}): no partition ingests or "
+                  "rejects them. Give their gemeente a region in JEUGDSTROOM_PARTITIONS, or ask "
+                  "the publisher what they are.")
     if anders:
         err.print("[red]the stream is not the one ingest's position belongs to[/red] (deleted and "
                   "created again?): ingest refuses to ack anything against it. To ingest the new "

@@ -154,3 +154,20 @@ def test_the_api_on_a_read_replica_writes_only_to_the_primary(settings, partitie
                                             "peildatum": "2025-12-31"}).status_code == 200
     with verbind(zuid) as conn:  # the live questions went to the primary, for the projector
         assert conn.execute("SELECT count(*) FROM flow_live").fetchone()[0] >= 1
+
+
+def test_status_counts_the_messages_no_partition_ingests(settings, partities):
+    """Without partitions ingest rejects a message of an unknown gemeente with its reason; with
+    partitions no stream receives it, so status says how many there are and on which subjects."""
+    amsterdam = jw301(gemeente="0363", aanbieder="12345678", identificatie="1",
+                      dagtekening=date(2025, 3, 1), client_bsn=bsn(random.Random(3)),
+                      toewijzingen=[Toewijzing("900001", "45", "45A12", date(2025, 3, 3), None,
+                                               date(2025, 3, 1))])
+    asyncio.run(publish(settings, [*_verkeer()[:8], ("ijw.0363.jw301", amsterdam, "0363-1")]))
+    zuid = partities["zuid"]
+    asyncio.run(ingest_until_caught_up(zuid))
+    env = cli_env(zuid, JEUGDSTROOM_PARTITIONS=json.dumps(PARTITIONS), JEUGDSTROOM_PARTITION="zuid")
+    result = CliRunner().invoke(app, ["status"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "IJW_ZUID" in result.output and "ijw.0363.jw301" in result.output
+    assert "in no partition" in result.output

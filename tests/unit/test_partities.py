@@ -13,6 +13,7 @@ from services import bootstrap
 from services.nats import partitie_stream_config
 from services.partities import (
     PartitieFout,
+    buiten_partities,
     elders_geteld,
     gemeentecodes,
     ingest_stream,
@@ -97,6 +98,11 @@ def test_subjects_include_old_codes_of_the_region_in_any_cbs_year():
     codes = gemeentecodes({"zuid-limburg": ["0935", "0917"]}, ["zuid-limburg"], register)
     assert codes == ["0001", "0917", "0935"]
     assert subjects(codes) == ["ijw.0001.>", "ijw.0917.>", "ijw.0935.>"]
+
+
+def test_messages_of_gemeenten_in_no_partition():
+    per_subject = {"ijw.0935.jw301": 4, "ijw.0363.jw301": 2, "ijw.9999.jw305": 1, "ijw": 1}
+    assert buiten_partities(per_subject, ["0935", "0772"]) == {"ijw.0363.jw301": 2, "ijw.9999.jw305": 1}
 
 
 def test_names_and_lookup():
