@@ -139,6 +139,8 @@ class LiveAntwoorden:
 
     live_tabel: str
     datastore: PostgresDatastore
+    # where a reader registers its live questions: the primary, when the view reads a replica
+    registratie: PostgresDatastore | None = None
 
     def _sql(self, tekst: str) -> Composed:
         return SQL(tekst).format(tabel=Identifier(self.live_tabel))
@@ -155,7 +157,7 @@ class LiveAntwoorden:
     def vraag_live(self, vraag: Livevraag) -> None:
         """Registered only while today has fewer than LIVE_VRAGEN: the projector answers every
         registered question each time it catches up."""
-        with self.datastore.transaction(commit=True) as curs:
+        with (self.registratie or self.datastore).transaction(commit=True) as curs:
             curs.execute(self._sql(
                 "INSERT INTO {tabel} (regio, van, peildatum, gemeente, dag) "
                 "SELECT %s, %s, %s, %s, %s WHERE (SELECT count(*) FROM {tabel} WHERE dag = %s) "

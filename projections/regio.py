@@ -281,8 +281,9 @@ def laad_regios(extra: Iterable[Path] = ()) -> dict[str, Regio]:
     return regios
 
 
-def _slug(naam: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", naam.lower()).strip("-")
+def regio_id(jeugdzorgregio: str) -> str:
+    """A CBS jeugdzorgregio's name as a region id: `Zuid-Oost Brabant` -> `zuid-oost-brabant`."""
+    return re.sub(r"[^a-z0-9]+", "-", jeugdzorgregio.lower()).strip("-")
 
 
 def regios_uit_cbs(register: GemeenteRegister) -> dict[str, str]:
@@ -302,7 +303,7 @@ def regios_uit_cbs(register: GemeenteRegister) -> dict[str, str]:
             "# for lump-sum segments, add exclusions, and set history_start to the date from",
             "# which the region's data is complete (now: the date of the CBS list), and add",
             "# the contracted tariffs as [[tarieven]] (code/prefix/categorie, eenheid, tarief).",
-            f'id = "{_slug(naam)}"',
+            f'id = "{regio_id(naam)}"',
             f"naam = {json.dumps(naam, ensure_ascii=False)}",
             f"history_start = {lijst.isoformat()}",
             "n = 14", "m = 180", "min_cel = 10", "declaratie_termijn = 90", "start_termijn = 30",
@@ -315,5 +316,5 @@ def regios_uit_cbs(register: GemeenteRegister) -> dict[str, str]:
                        f'naam = "{omschrijving}"', f'regels = [{{ categorie = "{categorie}" }}]']
         tekst = "\n".join(regels) + "\n"
         Regio.model_validate(tomllib.loads(tekst))
-        bestanden[_slug(naam)] = tekst
+        bestanden[regio_id(naam)] = tekst
     return bestanden

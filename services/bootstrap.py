@@ -43,9 +43,11 @@ from services.nats import (
     ensure_stream,
     ingest_consumer,
     nats_servers,
+    partitie_berichten,
     stream_identiteit,
     verbindingsmeldingen,
 )
+from services.partities import PartitieFout, gemeentecodes, onbekende_regios, subjects
 from services.projector.runner import Projector, eventlog
 from services.projector.updates import LiveUpdates
 from services.runtime import EmbeddedRuntime, Endpoints
@@ -108,8 +110,11 @@ def xsd_schemas(settings: Settings) -> XsdSchemas | None:
     return XsdSchemas(settings.xsd_dir)
 
 
-def event_store(database_url: str) -> Gebeurtenissen:
-    return Gebeurtenissen(database_url)
+def event_store(database_url: str, schema: str | None = None, *,
+                alleen_lezen: bool = False) -> Gebeurtenissen:
+    """The event store, in a partition's schema (Settings.database_schema) or the default one;
+    `alleen_lezen`: on a read replica (nothing created)."""
+    return Gebeurtenissen(database_url, schema, alleen_lezen=alleen_lezen)
 
 
 def regios(settings: Settings, extra: list[Path] | None = None) -> dict[str, Regio]:
@@ -117,33 +122,68 @@ def regios(settings: Settings, extra: list[Path] | None = None) -> dict[str, Reg
     return laad_regios([*settings.region_configs, *(extra or [])])
 
 
-def flow_view(store: Gebeurtenissen) -> PostgresFlowView:
+def partitie_regios(settings: Settings, alle: dict[str, Regio]) -> dict[str, Regio]:
+    """The regions this process counts: its partition's, or all of them without one."""
+    try:
+        onbekende_regios(settings.partitions, alle)
+    except PartitieFout as error:
+        raise ConfigurationError(str(error)) from None
+    if settings.partition is None:
+        return alle
+    return {regio: alle[regio] for regio in settings.partitions[settings.partition]}
+
+
+def partitie_subjects(settings: Settings) -> list[str] | None:
+    """The subjects of this process's partition (None: no partition, the whole stream)."""
+    if settings.partition is None:
+        return None
+    alle = regios(settings)
+    ids = list(partitie_regios(settings, alle))
+    return subjects(gemeentecodes({r.id: r.gemeenten for r in alle.values()}, ids,
+                                  gemeente_register(settings)))
+
+
+def alle_partitie_codes(settings: Settings) -> set[str]:
+    """The gemeentecodes some partition of JEUGDSTROOM_PARTITIONS ingests."""
+    alle = regios(settings)
+    partitie_regios(settings, alle)  # every region named is known
+    per_regio = {r.id: r.gemeenten for r in alle.values()}
+    register = gemeente_register(settings)
+    return {code for ids in settings.partitions.values()
+            for code in gemeentecodes(per_regio, ids, register)}
+
+
+def flow_view(store: Gebeurtenissen, *, maak: bool = True) -> PostgresFlowView:
     """The flow view, in the event store's database (its own tables and tracking table)."""
     view = PostgresFlowView(store.ingest_recorder.datastore, application_name=APPLICATION_NAME,
                             tracking_table_name="flow_tracking")
-    bij_gelijktijdige_start(view.create_table)
+    if maak:  # not on a read replica: the primary's projector creates them
+        bij_gelijktijdige_start(view.create_table)
     return view
 
 
-def geld_view(store: Gebeurtenissen) -> PostgresGeldView:
+def geld_view(store: Gebeurtenissen, *, maak: bool = True) -> PostgresGeldView:
     """The money view, in the event store's database (its own tables and tracking table)."""
     view = PostgresGeldView(store.ingest_recorder.datastore, application_name=APPLICATION_NAME,
                             tracking_table_name="geld_tracking")
-    bij_gelijktijdige_start(view.create_table)
+    if maak:
+        bij_gelijktijdige_start(view.create_table)
     return view
 
 
-def zorg_view(store: Gebeurtenissen) -> PostgresZorgView:
+def zorg_view(store: Gebeurtenissen, *, maak: bool = True) -> PostgresZorgView:
     """The care view, in the event store's database (its own tables and tracking table)."""
     view = PostgresZorgView(store.ingest_recorder.datastore, application_name=APPLICATION_NAME,
                             tracking_table_name="zorg_tracking")
-    bij_gelijktijdige_start(view.create_table)
+    if maak:
+        bij_gelijktijdige_start(view.create_table)
     return view
 
 
 def projector(settings: Settings, database_url: str, extra: list[Path] | None = None) -> Projector:
-    store = event_store(database_url)
-    return Projector(store, FlowProjectie(flow_view(store), list(regios(settings, extra).values())),
+    store = event_store(database_url, settings.database_schema)
+    return Projector(store, FlowProjectie(flow_view(store),
+                                          list(partitie_regios(settings, regios(settings, extra)).values())),
                      GeldProjectie(geld_view(store)), zorg=ZorgProjectie(zorg_view(store)))
 
 
@@ -180,8 +220,8 @@ class Leeszijde:
     zorg_eventlog: Callable[[], Iterable[object]]
 
 
-def leeszijde(database_url: str) -> Leeszijde:
-    store = event_store(database_url)
+def leeszijde(database_url: str, schema: str | None = None) -> Leeszijde:
+    store = event_store(database_url, schema)
     flow, geld, zorg = flow_view(store), geld_view(store), zorg_view(store)
 
     def laatste() -> int:
@@ -208,22 +248,39 @@ def api(settings: Settings, database_url: str, extra: list[Path] | None = None, 
         host: str = "127.0.0.1", zonder_auth: bool = False) -> FastAPI:
     """The HTTP API and dashboard over the flow view, with access control: the identity
     provider of JEUGDSTROOM_AUTH_*, else on loopback the local key in the state dir; on any
-    other address without those settings only with `zonder_auth` (--insecure-no-auth)."""
+    other address without those settings only with `zonder_auth` (--insecure-no-auth).
+
+    With JEUGDSTROOM_PRIMARY_DATABASE_URL, `database_url` is a read replica: the API reads
+    there, creates nothing, and writes its access audit and the live questions it registers
+    (for the projector to answer) to the primary."""
     from services.http.api import maak_api  # FastAPI takes ~0.3 s to import: only `serve` needs it
     from services.http.geld import geld_router
     from services.http.kwaliteit import kwaliteit_router
     from services.http.zorg import zorg_router
 
-    store = event_store(database_url)
-    alle = regios(settings, extra)
-    toegang = maak_toegang(settings, store, alle, host=host, zonder_auth=zonder_auth)
-    return maak_api(Leeskant(flow_view(store), laatste=lambda: store.recorder.max_notification_id() or 0),
-                    lambda: eventlog(store), alle, toegang=toegang,
-                    geld=geld_router(Geldvragen(geld_view(store)),
-                                     lambda: eventlog(store, GELD_TOPICS), alle),
-                    kwaliteit=kwaliteit_router(kwaliteitsvragen(store).rapport, alle),
-                    zorg=zorg_router(Zorgvragen(zorg_view(store)),
-                                     lambda: eventlog(store, ZORG_TOPICS), alle))
+    if settings.partitions and settings.partition is None:
+        raise ConfigurationError(
+            "serve with JEUGDSTROOM_PARTITIONS needs JEUGDSTROOM_PARTITION: one API process "
+            "answers the regions of one partition, from that partition's schema "
+            "(deploy/partities.md routes each region to its partition's API)")
+    replica = settings.primary_database_url is not None
+    store = event_store(database_url, settings.database_schema, alleen_lezen=replica)
+    primair = (event_store(settings.primary_database_url, settings.database_schema)
+               if settings.primary_database_url is not None else store)
+    flow, geld = flow_view(store, maak=not replica), geld_view(store, maak=not replica)
+    flow.registratie = geld.registratie = primair.ingest_recorder.datastore
+    alle = partitie_regios(settings, regios(settings, extra))
+    toegang = maak_toegang(settings, primair, alle, host=host, zonder_auth=zonder_auth)
+    app = maak_api(Leeskant(flow, laatste=lambda: store.recorder.max_notification_id() or 0),
+                   lambda: eventlog(store), alle, toegang=toegang,
+                   geld=geld_router(Geldvragen(geld), lambda: eventlog(store, GELD_TOPICS), alle),
+                   kwaliteit=kwaliteit_router(kwaliteitsvragen(store).rapport, alle),
+                   zorg=zorg_router(Zorgvragen(zorg_view(store, maak=not replica)),
+                                    lambda: eventlog(store, ZORG_TOPICS), alle))
+    # an event store closes its connection pool when it goes: the app keeps the primary's,
+    # whose pool the audit and the live questions use
+    app.state.primair = primair
+    return app
 
 
 def api_voor_werker() -> FastAPI:
@@ -237,6 +294,7 @@ def api_voor_werker() -> FastAPI:
 
 def maak_toegang(settings: Settings, store: Gebeurtenissen, alle: dict[str, Regio], *,
                  host: str, zonder_auth: bool) -> Toegang:
+    """Who may read what; the audit is written to `store` (the primary)."""
     from services.http.toegang import Toegang
 
     audit = toegang_audit(store)
@@ -282,8 +340,8 @@ def toegang_audit(store: Gebeurtenissen) -> PostgresAudit:
 
 
 def ingest_bron(settings: Settings) -> str:
-    """The name of ingest's tracking position: one per stream."""
-    return f"nats:{settings.stream}"
+    """The name of ingest's tracking position: one per stream (a partition's own stream)."""
+    return f"nats:{settings.ingest_stream}"
 
 
 def ingest(settings: Settings, database_url: str) -> Ingest:
@@ -291,14 +349,14 @@ def ingest(settings: Settings, database_url: str) -> Ingest:
         log.warning(settings.schemavalidatie_uit)
     # the event store may be starting (or restarting) at the same moment: bounded retries
     store = Uitval("the event store (PostgreSQL)", settings.outage_limit_seconds, log).probeer(
-        lambda: event_store(database_url), INFRA_ERRORS)
+        lambda: event_store(database_url, settings.database_schema), INFRA_ERRORS)
     return Ingest(
         store,
         BerichtLezer(gemeente_register(settings), xsd_schemas(settings),
                      regels=settings.quality_rules),
         Pseudonimiseerder(pseudonym_key(settings)),
         bron=ingest_bron(settings),
-        stream=settings.stream,
+        stream=settings.ingest_stream,
         max_pogingen=settings.ingest_max_attempts,
     )
 
@@ -306,7 +364,7 @@ def ingest(settings: Settings, database_url: str) -> Ingest:
 def nats_ingest(settings: Settings, servers: Endpoints) -> NatsIngest:
     service = ingest(settings, servers.database_url)
     return NatsIngest(service, Lezers(service.lezer, settings.ingest_validation_processes),
-                      settings.stream, grens=settings.outage_limit_seconds)
+                      settings.ingest_stream, grens=settings.outage_limit_seconds)
 
 
 async def verbind_nats(settings: Settings, nats_url: str, wat: str) -> nats.NATS:
@@ -332,7 +390,7 @@ async def _neem_stream(js: JetStreamContext, settings: Settings, dienst: NatsIng
                        nieuwe_stream: bool) -> int:
     """Check (or, on the operator's word, accept) the stream before anything is consumed.
     Returns the stream's last sequence."""
-    identiteit, laatste = await stream_identiteit(js, settings.stream)
+    identiteit, laatste = await stream_identiteit(js, settings.ingest_stream)
     try:
         await asyncio.to_thread(dienst.ingest.controleer_stream, identiteit, laatste)
     except AndereStream:
@@ -353,12 +411,12 @@ async def _consumeer(settings: Settings, servers: Endpoints, dienst: NatsIngest,
     nc = await verbind_nats(settings, servers.nats_url, "ingest")
     try:
         js = nc.jetstream()
-        await ensure_stream(js, settings)
+        await ensure_stream(js, settings, partitie_subjects(settings))
         await _neem_stream(js, settings, dienst, nieuwe_stream)
         if klaar is not None:
             klaar.set()
         subscription = await js.pull_subscribe(
-            SUBJECTS, durable=settings.ingest_durable, stream=settings.stream,
+            SUBJECTS, durable=settings.ingest_durable, stream=settings.ingest_stream,
             config=ingest_consumer(settings))
         await dienst.volg(subscription, js, settings.ingest_batch_size, stop,
                           verbonden=lambda: nc.is_connected)
@@ -380,7 +438,7 @@ async def _volg_achterstand(settings: Settings, servers: Endpoints, dienst: Nats
         js = nc.jetstream()
         while not stop.is_set():
             with contextlib.suppress(Exception):  # a metric never stops ingest
-                _, laatste = await stream_identiteit(js, settings.stream)
+                _, laatste = await stream_identiteit(js, settings.ingest_stream)
                 metrics.ingest_achter(await asyncio.to_thread(dienst.ingest.positie), laatste)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=5)
@@ -447,8 +505,11 @@ async def ingest_until_caught_up(
     nc = await verbind_nats(settings, servers.nats_url, "ingest")
     try:
         js = nc.jetstream()
-        await ensure_stream(js, settings)
-        target = int((await js.stream_info(settings.stream)).state.last_seq)
+        subjects = partitie_subjects(settings)
+        await ensure_stream(js, settings, subjects)
+        if subjects is not None:
+            await _tot_gekopieerd(js, settings, subjects, timeout)
+        target = int((await js.stream_info(settings.ingest_stream)).state.last_seq)
     finally:
         await nc.close()
     dienst = nats_ingest(settings, servers)
@@ -477,6 +538,31 @@ async def ingest_until_caught_up(
         stop.set()
         await consument
     return dienst
+
+
+async def _tot_gekopieerd(js: JetStreamContext, settings: Settings, subjects: list[str],
+                          timeout: float) -> None:
+    """Wait until NATS has copied into the partition's stream every message of its subjects
+    that the iJw stream holds now (sourcing runs on its own, a little behind).
+
+    Its count can stay short: a message the iJw stream holds twice (the same Nats-Msg-Id
+    sent again after the duplicate window) is dropped as a duplicate when both copies reach
+    the partition's stream within its window, as they do when it catches up. So after a
+    while a source that reports nothing pending, having copied something, is done too."""
+    doel = await partitie_berichten(js, settings.stream, subjects)
+    loop = asyncio.get_running_loop()
+    begin = loop.time()
+    while True:
+        info = await js.stream_info(settings.ingest_stream)
+        er_in = int(info.state.messages)
+        bron = info.sources[0] if info.sources else None
+        if er_in >= doel or (loop.time() - begin > 2.0 and bron is not None
+                             and bron.active is not None and bron.active >= 0 and bron.lag == 0):
+            return
+        if loop.time() - begin > timeout:
+            raise TimeoutError(f"stream {settings.ingest_stream} holds {er_in} of the {doel} "
+                               f"messages of partition {settings.partition} after {timeout:.0f}s")
+        await asyncio.sleep(0.05)
 
 
 async def _positie(dienst: NatsIngest) -> int:

@@ -19,7 +19,15 @@ import nats
 from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    StorageType,
+    StreamConfig,
+    StreamSource,
+    SubjectTransform,
+)
 from nats.js.errors import BadRequestError, NotFoundError, ServiceUnavailableError
 
 from events.ijw import Afgewezen, lees_kop
@@ -50,6 +58,25 @@ def stream_config(settings: Settings) -> StreamConfig:
     )
 
 
+def partitie_stream_config(settings: Settings, subjects: list[str]) -> StreamConfig:
+    """A partition's own stream: NATS copies into it, in the iJw stream's order, the messages
+    on its gemeenten' subjects. Its sequences have no gaps of other partitions' messages, so
+    ingest's position and gap filling (services/ingest/jetstream.py) work on it unchanged.
+    A filtered consumer on the iJw stream itself would see every other partition's message
+    as a gap to fill with a read of its own."""
+    assert settings.partition is not None
+    return StreamConfig(
+        name=settings.ingest_stream,
+        sources=[StreamSource(name=settings.stream, subject_transforms=[
+            SubjectTransform(src=subject, dest=subject) for subject in subjects])],
+        storage=StorageType.FILE,
+        duplicate_window=settings.duplicate_window_seconds,
+        max_age=settings.stream_max_age_days * 86400.0,
+        num_replicas=settings.stream_replicas,
+        description=f"the iJw messages of partition {settings.partition}, sourced from {settings.stream}",
+    )
+
+
 def ingest_consumer(settings: Settings) -> ConsumerConfig:
     return ConsumerConfig(
         durable_name=settings.ingest_durable,
@@ -65,8 +92,10 @@ def ingest_consumer(settings: Settings) -> ConsumerConfig:
 STREAM_WACHT_SECONDEN = 30.0
 
 
-async def ensure_stream(js: JetStreamContext, settings: Settings) -> None:
-    """Create the stream, or bring an existing one to this configuration.
+async def ensure_stream(js: JetStreamContext, settings: Settings,
+                        partitie_subjects: list[str] | None = None) -> None:
+    """Create the stream, or bring an existing one to this configuration; with a
+    partition's subjects, its own stream (`partitie_stream_config`) too.
 
     While a cluster elects a new leader (a node died) the JetStream API does not answer or
     says it is unavailable: try again, with backoff, for up to STREAM_WACHT_SECONDEN."""
@@ -74,7 +103,9 @@ async def ensure_stream(js: JetStreamContext, settings: Settings) -> None:
     einde, pauze = loop.time() + STREAM_WACHT_SECONDEN, 0.5
     while True:
         try:
-            await _maak_of_werk_bij(js, settings)
+            await _maak_of_werk_bij(js, stream_config(settings))
+            if partitie_subjects is not None:
+                await _maak_of_werk_bij(js, partitie_stream_config(settings, partitie_subjects))
             return
         except (TimeoutError, NoRespondersError, ServiceUnavailableError) as error:
             if loop.time() + pauze > einde:
@@ -85,16 +116,29 @@ async def ensure_stream(js: JetStreamContext, settings: Settings) -> None:
             pauze = min(pauze * 2, 5.0)
 
 
-async def _maak_of_werk_bij(js: JetStreamContext, settings: Settings) -> None:
-    config = stream_config(settings)
+async def _maak_of_werk_bij(js: JetStreamContext, config: StreamConfig) -> None:
+    assert config.name is not None
     try:
         await js.add_stream(config=config)
     except BadRequestError:
         # never fewer copies than the stream has: a publisher without
         # JEUGDSTROOM_STREAM_REPLICAS must not shrink a cluster's stream to one node
-        bestaand = (await js.stream_info(settings.stream)).config.num_replicas or 1
-        config.num_replicas = max(config.num_replicas or 1, bestaand)
+        bestaand = (await js.stream_info(config.name)).config
+        config.num_replicas = max(config.num_replicas or 1, bestaand.num_replicas or 1)
+        if _onderwerpen(config) != _onderwerpen(bestaand):
+            log.warning(
+                "stream %s: the subjects of its gemeenten change (%d -> %d); NATS copies what "
+                "%s holds on them again from its start, so ingest reads this partition's "
+                "messages a second time (the figures stay the same; the data-quality counts "
+                "count them again). deploy/partities.md: Adding a machine",
+                config.name, len(_onderwerpen(bestaand)), len(_onderwerpen(config)),
+                ", ".join(s.name for s in config.sources or []))
         await js.update_stream(config=config)
+
+
+def _onderwerpen(config: StreamConfig) -> list[str]:
+    """The subjects a sourced stream copies (empty for a stream with subjects of its own)."""
+    return sorted(t.src for bron in config.sources or [] for t in bron.subject_transforms or [])
 
 
 async def stream_identiteit(js: JetStreamContext, stream: str) -> tuple[str, int]:
@@ -106,6 +150,20 @@ async def stream_identiteit(js: JetStreamContext, stream: str) -> tuple[str, int
     info = await js.stream_info(stream)
     identiteit = info.created.isoformat() if info.created else "unknown"
     return identiteit, int(info.state.last_seq)
+
+
+async def berichten_per_subject(js: JetStreamContext, stream: str) -> dict[str, int]:
+    """How many messages the iJw stream holds per subject."""
+    info = await js.stream_info(stream, subjects_filter=SUBJECTS)
+    return dict(info.state.subjects or {})
+
+
+async def partitie_berichten(js: JetStreamContext, stream: str, subjects: list[str]) -> int:
+    """How many messages the iJw stream holds on a partition's subjects (what its own stream
+    holds once NATS has copied everything)."""
+    codes = {subject.split(".")[1] for subject in subjects}
+    return sum(aantal for subject, aantal in (await berichten_per_subject(js, stream)).items()
+               if subject.split(".")[1] in codes)
 
 
 async def verwijder_stream(nats_url: str, stream: str) -> None:

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events.gemeenten import lijsten_per_jaar, meegeleverde_lijsten
+from services.partities import controleer_indeling, ingest_stream, schema
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,6 +53,9 @@ class Settings(BaseSettings):
 
     nats_url: str | None = None
     database_url: str | None = None
+    # the API's only (deploy/partities.md): with database_url a read replica, the primary for
+    # its few writes (access audit, the live questions it registers for the projector)
+    primary_database_url: str | None = None
     state_dir: Path = Path(".jeugdstroom")
     xsd_dir: Path | None = None
     # the lists shipped in events/data, and these: a file replaces the shipped one of its year
@@ -69,6 +73,11 @@ class Settings(BaseSettings):
 
     stream: str = "IJW"
     ingest_durable: str = "ingest"
+    # scale-out by region (README, Partitions): every partition of the deployment with its
+    # region ids, the same map on every process, and the one partition this ingest or
+    # projector process runs; both unset: one partition with everything, as before
+    partitions: dict[str, list[str]] = {}
+    partition: str | None = None
     # messages per pull and per transaction; capped because one library save() of ~7,000
     # new aggregates hung in psycopg's pipeline here (tests/integration/test_save_guard.py)
     ingest_batch_size: int = Field(default=1000, ge=1, le=1000)
@@ -110,6 +119,7 @@ class Settings(BaseSettings):
                 "JEUGDSTROOM_AUTH_AUDIENCE to verify tokens of an identity provider, or none "
                 "of them for the local key on loopback (deploy/toegang.md)"
             )
+        controleer_indeling(self.partitions, self.partition)
         if self.xsd_dir is None and "xsd_dir" not in self.model_fields_set:
             self.xsd_dir = _default_xsd_dir()
         self.gemeenten_files = lijsten_per_jaar(self.gemeenten_files, meegeleverde_lijsten())
@@ -118,6 +128,17 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return self.nats_url is None
+
+    @property
+    def ingest_stream(self) -> str:
+        """The stream this process ingests: the partition's own (sourced from `stream`), or
+        `stream` itself without partitions."""
+        return ingest_stream(self.stream, self.partition)
+
+    @property
+    def database_schema(self) -> str | None:
+        """The PostgreSQL schema of this process's partition (None: the default, public)."""
+        return schema(self.partition)
 
     @property
     def auth_ingesteld(self) -> bool:

@@ -36,6 +36,7 @@ from projections.vragen import (
     venster,
 )
 from services import bootstrap
+from services.partities import elders_geteld
 from services.runtime import RuntimeError_
 from services.settings import Settings
 
@@ -146,6 +147,9 @@ def _vraag(region: str, peildatum: datetime, van: datetime | None, gemeente: str
     The gemeente is checked here; `_gemeente` gives its code."""
     settings = _settings()
     regio = _regio(settings, region, extra)
+    elders = elders_geteld(settings.partitions, settings.partition, regio.id)
+    if elders is not None:
+        raise _fail(elders)
     try:
         start, pd = venster(regio, peildatum.date(), van.date() if van else None, gemeente)
     except OngeldigeVraag as error:
@@ -155,7 +159,7 @@ def _vraag(region: str, peildatum: datetime, van: datetime | None, gemeente: str
 
 def _leeszijde(settings: Settings) -> bootstrap.Leeszijde:
     """The questions over the views, with a note when the figures lag behind the event store."""
-    leeszijde = bootstrap.leeszijde(_endpoints(settings).database_url)
+    leeszijde = bootstrap.leeszijde(_endpoints(settings).database_url, settings.database_schema)
     achter = leeszijde.achter()
     if achter > 0:
         err.print(f"[yellow]let op:[/yellow] de cijfers lopen {achter} gebeurtenissen achter op "

@@ -41,7 +41,15 @@ from services.cli.basis import (
 from services.eventstore.postgres import AndereStream
 from services.ingest.handler import INFRA_ERRORS
 from services.ingest.validatie import StreamBericht
-from services.nats import NatsNietBereikt, ijw_bestanden, nats_servers, publiceer, stream_identiteit
+from services.nats import (
+    NatsNietBereikt,
+    berichten_per_subject,
+    ijw_bestanden,
+    nats_servers,
+    publiceer,
+    stream_identiteit,
+)
+from services.partities import PartitieFout, buiten_partities, ingest_stream, schema, verdeel
 from services.projector.updates import asyncapi_json
 from services.runtime import EmbeddedRuntime, free_port, port_free
 from services.settings import Settings
@@ -168,7 +176,7 @@ def status() -> None:
     Example: jeugdstroom status"""
     settings = _settings()
     servers = _endpoints(settings)
-    store = bootstrap.event_store(servers.database_url)
+    store = bootstrap.event_store(servers.database_url, settings.database_schema)
     bron = bootstrap.ingest_bron(settings)
     positie = store.positie(bron)
     vastgelegd = store.ingest_recorder.stream_identiteit(bron)
@@ -176,23 +184,45 @@ def status() -> None:
     async def stream() -> tuple[str | None, int]:
         nc = await nats.connect(nats_servers(servers.nats_url))
         try:
-            return await stream_identiteit(nc.jetstream(), settings.stream)
+            return await stream_identiteit(nc.jetstream(), settings.ingest_stream)
         except NotFoundError:
             return None, 0
         finally:
             await nc.close()
 
+    async def buiten() -> dict[str, int]:
+        nc = await nats.connect(nats_servers(servers.nats_url))
+        try:
+            return await berichten_per_subject(nc.jetstream(), settings.stream)
+        except NotFoundError:
+            return {}
+        finally:
+            await nc.close()
+
     identiteit, laatste = asyncio.run(stream())
+    try:
+        weg = (buiten_partities(asyncio.run(buiten()), bootstrap.alle_partitie_codes(settings))
+               if settings.partitions else {})
+    except bootstrap.ConfigurationError as error:
+        raise _fail(str(error)) from None
     anders = (vastgelegd is not None and identiteit is not None and identiteit != vastgelegd) or (
         vastgelegd is None and positie > laatste)
     table = Table(show_header=False)
-    table.add_row("stream", settings.stream)
+    table.add_row("stream", settings.ingest_stream)
     table.add_row("stream created at", identiteit or "(no stream yet)")
     table.add_row("last stream seq", str(laatste))
     table.add_row("ingested up to seq", str(positie)
                   + (f" of the stream created at {vastgelegd}" if anders and vastgelegd else ""))
     table.add_row("open rejections", str(len(store.afwijzingen())))
+    if settings.partitions:
+        table.add_row(f"messages in {settings.stream} of no partition", str(sum(weg.values())))
     console.print(table)
+    if weg:
+        voorbeelden = ", ".join(f"{subject} ({aantal})" for subject, aantal in list(weg.items())[:5])
+        err.print(f"[yellow]{sum(weg.values())} messages in {settings.stream} are on subjects of "
+                  f"gemeenten in no partition[/yellow] ({voorbeelden}): no partition ingests or "
+                  "rejects them. Give their gemeente a region in JEUGDSTROOM_PARTITIONS, or ask "
+                  "the publisher what they are.")
     if anders:
         err.print("[red]the stream is not the one ingest's position belongs to[/red] (deleted and "
                   "created again?): ingest refuses to ack anything against it. To ingest the new "
@@ -211,7 +241,7 @@ def rejected(
     if ctx.invoked_subcommand is not None:
         return
     settings = _settings()
-    store = bootstrap.event_store(_endpoints(settings).database_url)
+    store = bootstrap.event_store(_endpoints(settings).database_url, settings.database_schema)
     afwijzingen = store.afwijzingen(ook_hersteld=all_)
     table = Table("seq", "subject", "rejected at", "reason", *(["replayed"] if all_ else []))
     for a in afwijzingen:
@@ -246,7 +276,7 @@ def replay_rejected(
     async def fetch() -> StreamBericht:
         nc = await nats.connect(nats_servers(servers.nats_url))
         try:
-            raw = await nc.jetstream().get_msg(settings.stream, seq)
+            raw = await nc.jetstream().get_msg(settings.ingest_stream, seq)
             return StreamBericht(seq, raw.subject or "", raw.data or b"",
                                  ontvangen=raw.time.date() if raw.time else None)
         finally:
@@ -255,7 +285,7 @@ def replay_rejected(
     try:
         bericht = asyncio.run(fetch())
     except NotFoundError:
-        raise _fail(f"stream seq {seq} is no longer in stream {settings.stream}") from None
+        raise _fail(f"stream seq {seq} is no longer in stream {settings.ingest_stream}") from None
     try:
         uitkomst = service.herstel(bericht)
     except Afgewezen as afgewezen:
@@ -286,7 +316,7 @@ def project(
     _logs(settings, json_logs)
     try:
         projector = bootstrap.projector(settings, _endpoints(settings).database_url, region_config)
-    except RegioConfigError as error:
+    except (RegioConfigError, bootstrap.ConfigurationError) as error:
         raise _fail(str(error)) from None
     live = bootstrap.live_updates(settings, projector, _endpoints(settings).nats_url)
     database = Uitval("the event store (PostgreSQL)", settings.outage_limit_seconds,
@@ -462,6 +492,35 @@ def regions_from_cbs(
         (out / f"{naam}.toml").write_text(tekst, encoding="utf-8")
     console.print(f"{len(bestanden)} region files written to {out}/; refine their segments, then "
                   f"use them with --region-config or JEUGDSTROOM_REGION_CONFIGS")
+
+
+@regions_app.command("partitions")
+def regions_partitions(
+    count: Annotated[int, typer.Option(help="how many partitions (ingest + projector pairs)")],
+    region: Annotated[list[str] | None, typer.Option(
+        "--region", help="a region to place (repeat); default: every known region")] = None,
+    region_config: RegionConfigOpt = None,
+) -> None:
+    """Spread regions over partitions, weighed by their number of gemeenten, and print
+    JEUGDSTROOM_PARTITIONS (README, Partitions; deploy/partities.md).
+
+    Example: jeugdstroom regions partitions --count 6"""
+    settings = _settings()
+    alle = _alle_regios(settings, region_config)
+    gekozen = region or list(alle)
+    onbekend = [r for r in gekozen if r not in alle]
+    if onbekend:
+        raise _fail(f"unknown region {onbekend[0]}: choose from {', '.join(sorted(alle))}")
+    try:
+        indeling = verdeel({r: len(alle[r].gemeenten) for r in gekozen}, count)
+    except PartitieFout as error:
+        raise _fail(str(error)) from None
+    table = Table("partition", "regions", "gemeenten", "stream", "schema")
+    for naam, regios in indeling.items():
+        table.add_row(naam, ", ".join(regios), str(sum(len(alle[r].gemeenten) for r in regios)),
+                      ingest_stream(settings.stream, naam), schema(naam) or "")
+    err.print(table)
+    print(f"JEUGDSTROOM_PARTITIONS={json.dumps(indeling, separators=(',', ':'))}")
 
 
 gemeenten_app = typer.Typer(help="The CBS list of gemeenten that ingest checks gemeentecodes against.")

@@ -54,7 +54,7 @@ def kwaliteit(
     settings = _settings()
     regio = _regio(settings, region, region_config)
     code = _gemeente(regio, gemeente)
-    store = bootstrap.event_store(_endpoints(settings).database_url)
+    store = bootstrap.event_store(_endpoints(settings).database_url, settings.database_schema)
     r = bootstrap.kwaliteitsvragen(store).rapport(
         [code] if code else list(regio.gemeenten), aanbieder=aanbieder,
         van=van.date() if van else None, tot=tot.date() if tot else None)

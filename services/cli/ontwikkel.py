@@ -45,6 +45,7 @@ from services.cli.basis import (
 )
 from services.cli.beheer import _ingest_until_caught_up, _serve
 from services.nats import ijw_bestanden, publiceer
+from services.settings import Settings
 
 if TYPE_CHECKING:
     from services.dev.bench import Meting
@@ -208,6 +209,9 @@ def bench(
     rules_passes: Annotated[bool, typer.Option(
         help="also ingest the stream alone with the iJw rules off, on, on, off (issue 16); "
         "at 1M events these four take about half an hour")] = True,
+    partitions_only: Annotated[bool, typer.Option(
+        "--partitions-only", help="only ingest of two regions' traffic as one partition and as "
+        "two partitions at once (README, Partitions)")] = False,
 ) -> None:
     """Measure ingest end to end, rebuild, queries and memory, beside a raw COPY, the
     straightforward library path and plain SQL, on embedded servers of its own.
@@ -217,6 +221,9 @@ def bench(
 
     sizes = sizes or [25_000, 100_000, 400_000]
     settings = _settings()
+    if partitions_only:
+        _bench_partities(settings, sizes)
+        return
     regio = _regio(settings, "zuid-limburg", None)
     metingen = []
     for n in sizes:
@@ -249,6 +256,8 @@ def bench(
     rij("  findings stored with rules on (messages with one)",
         lambda m: f"{m.ingest_rules_findings:,} ({m.ingest_rules_messages_with_findings:,})"
         if m.ingest_rules_off_records_per_s else "")
+    rij("ingest alone, 1 / 2 partitions, records/s (two regions' traffic)",
+        lambda m: f"{m.partitions_1_records_per_s:,.0f} / {m.partitions_2_records_per_s:,.0f}")
     rij("  ratio to (b) save() per message",
         lambda m: f"{m.ingest_records_per_s / m.straightforward_save_events_per_s:.1f}x")
     rij("  growth: ingest us per stored event", lambda m: f"{m.ingest_seconds / m.events * 1e6:.0f}")
@@ -284,6 +293,23 @@ def bench(
         lambda m: f"{m.analyst_sql_ms:.0f} ({'yes' if m.analyst_sql_agrees else 'NO'})")
     rij("(c) SQL gedeclareerd ms (agrees)",
         lambda m: f"{m.money_sql_ms:.0f} ({'yes' if m.money_sql_agrees else 'NO'})")
+    console.print(table)
+
+
+def _bench_partities(settings: Settings, sizes: list[int]) -> None:
+    """`bench --partitions-only`: one partition against two, side by side per size."""
+    from services.dev.bench import meet_alleen_partities
+
+    table = Table("events (about)", "iJw records", "1 partition, records/s",
+                  "2 partitions, records/s", "2 / 1", "CPU us a message, 1 / 2",
+                  title="jeugdstroom bench: partitions", title_justify="left")
+    for n in sizes:
+        err.print(f"[bold]size ~{n:,} events[/bold]")
+        m = meet_alleen_partities(settings, n, lambda tekst: err.print(f"  {escape(tekst)}"))
+        een, twee = m.partitions_1_records_per_s, m.partitions_2_records_per_s
+        table.add_row(f"{n:,}", f"{m.partitions_ijw_records:,}", f"{een:,.0f}", f"{twee:,.0f}",
+                      f"{twee / een:.2f}", f"{m.partitions_1_cpu_us_per_message:,.0f} / "
+                      f"{m.partitions_2_cpu_us_per_message:,.0f}")
     console.print(table)
 
 

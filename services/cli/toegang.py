@@ -55,7 +55,7 @@ def audit(
 ) -> None:
     """The access audit log: reads of detail, replays and benchmark figures, and every denial."""
     settings = _settings()
-    store = bootstrap.event_store(_endpoints(settings).database_url)
+    store = bootstrap.event_store(_endpoints(settings).database_url, settings.database_schema)
     try:
         regels = bootstrap.toegang_audit(store).lees(
             sinds=since.replace(tzinfo=UTC) if since else None, wie=who, max_regels=limit)
@@ -99,10 +99,11 @@ def nats_config(
         except GemeenteRegisterError as error:
             raise _fail(str(error)) from None
         gemeenten = {code: g.naam for code, g in sorted(register.actueel().items())}
-    err.print(f"hashing {len(gemeenten) + 2 + len(subscriber or [])} new passwords (bcrypt)...")
+    err.print(f"hashing {len(gemeenten) + 1 + max(1, len(settings.partitions)) + len(subscriber or [])} "
+              "new passwords (bcrypt)...")
     try:
         uitvoer = schrijf_nats_config(out, gemeenten, subscribers=subscriber or [], server=server,
-                                      overschrijf=overwrite)
+                                      overschrijf=overwrite, partities=list(settings.partitions))
     except FileExistsError as error:
         raise _fail(f"{error} (--overwrite)") from None
     except ValueError as error:

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import partial
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ from projections.postgres import PostgresFlowView
 from projections.regio import SHIPPED, Regio, laad_regios
 from projections.vragen import Leeskant
 from services import bootstrap
-from services.dev.simulator import simuleer, zuid_limburg_profiel
+from services.dev.simulator import SimulatieProfiel, simuleer, zuid_limburg_profiel
 from services.eventstore.postgres import Gebeurtenissen, library_env
 from services.nats import ijw_bestanden, nats_servers, publiceer, verwijder_stream
 from services.projector.runner import ververs_live, ververs_live_geld
@@ -103,6 +104,13 @@ class Meting:
     # what the rules found in that traffic: storing findings is part of the rules' cost
     ingest_rules_findings: int = 0
     ingest_rules_messages_with_findings: int = 0
+    # scale-out by region (issue 15): ingest alone of one stream with two regions' traffic,
+    # as one partition and as two partitions at once (a process each), on this machine
+    partitions_ijw_records: int = 0
+    partitions_1_records_per_s: float = 0.0
+    partitions_2_records_per_s: float = 0.0
+    partitions_1_cpu_us_per_message: float = 0.0  # ingest processes with their workers
+    partitions_2_cpu_us_per_message: float = 0.0
 
 
 class _BenchRuntime:
@@ -243,15 +251,20 @@ def _verkeer(state_dir: Path, events: int) -> tuple[list[Path], list[Path]]:
         out = map_ / regio_id
         if i:
             bestanden.append(_regiobestand(map_ / f"{regio_id}.toml", regio_id, gemeenten))
-        # a provider numbers its messages from 1 and the Nats-Msg-Id is sender, number and
-        # Dagtekening: the same providers in two regions would send ids JetStream already
-        # holds and drops (seen: a 1M run lost messages so), so each region has its own
-        profiel = replace(basis, gemeenten=gemeenten, aanbieders=[
-            f"98{i:02d}{a[4:]}" for a in basis.aanbieders]) if i else basis
-        if not (out.exists() and any(out.glob("*.xml"))):  # same seed, same files
-            simuleer(profiel, range(2024 - jaren, 2024), 7 + i, out)
-        mappen.append(out)
+        mappen.append(_simuleer_regio(out, replace(basis, gemeenten=gemeenten), i, jaren))
     return mappen, bestanden
+
+
+def _simuleer_regio(out: Path, profiel: SimulatieProfiel, i: int, jaren: int) -> Path:
+    """The `i`th region's traffic of the last `jaren` years to 2023 in `out`, simulated once
+    (same seed, same files). A provider numbers its messages from 1 and the Nats-Msg-Id is
+    sender, number and Dagtekening: the same providers in two regions would send ids JetStream
+    already holds and drops (a 1M run lost messages so), so each region has providers of its own."""
+    if i:
+        profiel = replace(profiel, aanbieders=[f"98{i:02d}{a[4:]}" for a in profiel.aanbieders])
+    if not (out.exists() and any(out.glob("*.xml"))):
+        simuleer(profiel, range(2024 - jaren, 2024), 7 + i, out)
+    return out
 
 
 def _andere_regios() -> list[tuple[str, list[str]]]:
@@ -356,6 +369,8 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
          meting.straightforward_projection_events_per_s) = _rechttoe(straight, bestanden,
                                                                       baseline_events)
         store.close()
+        partities = meet_partities(runtime, settings, min(events, PARTITIES_MAX_EVENTS), meld)
+        meting = replace(meting, **vars(partities))
         return meting
     finally:
         for p in processen:
@@ -363,6 +378,104 @@ def meet(settings: Settings, regio: Regio, events: int, meld: Callable[[str], No
                 p.terminate()
                 p.wait(timeout=30)
         runtime.runtime.down()  # the bench's own servers never outlive it
+
+
+# two regions of one size in two partitions: Zuid-Limburg, and Zuid-Limburg's traffic profile
+# on the gemeenten of Een 10 voor de Jeugd
+PARTITIES = {"zuid": ["zuid-limburg"], "brabant": ["een-10-voor-de-jeugd"]}
+# the phase of a full run compares one partition with two, at most this large, so that the
+# default sizes stay short (`bench --partitions-only` takes the sizes as asked)
+PARTITIES_MAX_EVENTS = 50_000
+
+
+@dataclass
+class Partitiemeting:
+    """One partition against two: iJw records, records/s and CPU us a message of each."""
+
+    partitions_ijw_records: int
+    partitions_1_records_per_s: float
+    partitions_2_records_per_s: float
+    partitions_1_cpu_us_per_message: float
+    partitions_2_cpu_us_per_message: float
+
+
+def meet_partities(runtime: _BenchRuntime, settings: Settings, events: int,
+                   meld: Callable[[str], None]) -> Partitiemeting:
+    """iJw records, and records/s of `ingest --until-caught-up` (process start and, for the
+    partitions, NATS copying into their streams included) of one stream with two regions'
+    traffic (about `events` in all, interleaved): one partition with both, then two
+    partitions at once, a process each, each variant into a fresh database. Beside the rates
+    the CPU of the ingest processes and their validation workers per message (PostgreSQL's and
+    NATS' not included): on a shared machine the steadier figure."""
+    regios = laad_regios()
+    meld(f"partitions: simulating two regions' traffic, about {events // 2:,} events each")
+    jaren = min(MEESTE_JAREN, max(1, math.ceil(events / 2 / EVENTS_PER_JAAR)))
+    halven = [list(ijw_bestanden([_simuleer_regio(
+        settings.state_dir / "bench" / f"partities-{jaren}y" / naam,
+        replace(zuid_limburg_profiel(), gemeenten=gemeenten), i, jaren)]))
+        for i, naam in enumerate(("zuid-limburg", "een-10-voor-de-jeugd"))
+        for gemeenten in [list(regios[naam].gemeenten)]]
+    bestanden = [b for paar in zip_longest(*halven) for b in paar if b is not None]
+    settings = runtime.nieuw(f"bench_partities_{events}", settings)
+    gedeeld = {naam: settings.model_copy(update={"partitions": PARTITIES, "partition": naam})
+               for naam in PARTITIES}
+    for s in gedeeld.values():
+        asyncio.run(verwijder_stream(runtime.servers.nats_url, s.ingest_stream))
+    asyncio.run(publiceer(settings.nats_url or "", settings, bestanden))
+    doel = asyncio.run(_last_seq(settings))
+
+    meld("partitions: ingest alone, one partition with both regions")
+    een = runtime.database(f"bench_partities_1_{events}", settings)
+    seconden_een, cpu_een = _ingest_alleen(een, True, "ingest", doel)
+    records = _records(een)
+
+    meld("partitions: ingest alone, two partitions at once (a process each)")
+    twee = runtime.database(f"bench_partities_2_{events}", settings)
+    begin, cpu = time.perf_counter(), _cpu_kinderen()
+    processen = []
+    for s in gedeeld.values():
+        s = s.model_copy(update={"database_url": twee.database_url})
+        env = {**_env(s), "JEUGDSTROOM_PARTITIONS": json.dumps(PARTITIES),
+               "JEUGDSTROOM_PARTITION": s.partition or ""}
+        log = settings.state_dir / "bench" / f"ingest-{s.partition}.log"
+        with log.open("ab") as uit:
+            processen.append(subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "ingest", "--until-caught-up"],
+                env=env, stdout=uit, stderr=subprocess.STDOUT))
+    for p in processen:
+        if p.wait() != 0:
+            raise RuntimeError("a partition's ingest failed; see <state dir>/bench/ingest-<partition>.log")
+    seconden_twee, cpu_twee = time.perf_counter() - begin, _cpu_kinderen() - cpu
+    records_twee = sum(_records(s.model_copy(update={"database_url": twee.database_url}))
+                       for s in gedeeld.values())
+    if records_twee != records:
+        raise RuntimeError(f"two partitions stored {records_twee:,} iJw records, one stored {records:,}")
+    meld(f"partitions: {records:,} iJw records; one partition {records / seconden_een:,.0f} "
+         f"records/s, two partitions {records / seconden_twee:,.0f} records/s; CPU of the ingest "
+         f"processes with their workers per message {cpu_een / doel * 1e6:,.0f} / "
+         f"{cpu_twee / doel * 1e6:,.0f} us (PostgreSQL and NATS not included), "
+         f"{os.cpu_count()} cores")
+    return Partitiemeting(records, records / seconden_een, records / seconden_twee,
+                          cpu_een / doel * 1e6, cpu_twee / doel * 1e6)
+
+
+def meet_alleen_partities(settings: Settings, events: int,
+                          meld: Callable[[str], None]) -> Partitiemeting:
+    """`bench --partitions-only`: `meet_partities` on the bench's own servers."""
+    runtime = _BenchRuntime(settings.state_dir)
+    try:
+        return meet_partities(runtime, settings, events, meld)
+    finally:
+        runtime.runtime.down()
+
+
+def _records(settings: Settings) -> int:
+    """The iJw records in the event store of the settings' partition."""
+    store = bootstrap.event_store(settings.database_url or "", settings.database_schema)
+    try:
+        return _records_in_store(store)
+    finally:
+        store.close()
 
 
 async def _last_seq(settings: Settings) -> int:

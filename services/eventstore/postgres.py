@@ -22,6 +22,7 @@ import psycopg
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
+    InfrastructureFactory,
     IntegrityError,
     InternalError,
     JSONTranscoder,
@@ -32,9 +33,11 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
+    PostgresFactory,
     PostgresProcessRecorder,
     PostgresTrackingRecorder,
 )
+from eventsourcing.utils import Environment
 from psycopg import Cursor
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
@@ -356,8 +359,11 @@ def bij_gelijktijdige_start(maak: Callable[[], None], pogingen: int = 10) -> Non
             time.sleep(0.1 * (poging + 1))
 
 
-def library_env(database_url: str) -> dict[str, str]:
-    """The library's configuration (its own environment keys) from one PostgreSQL DSN."""
+def library_env(database_url: str, schema: str | None = None, *,
+                tabellen: bool = True) -> dict[str, str]:
+    """The library's configuration (its own environment keys) from one PostgreSQL DSN, the
+    schema of a partition (services/partities.py), and whether to create its tables (not on
+    a read replica)."""
     parts = conninfo_to_dict(database_url)
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -367,24 +373,53 @@ def library_env(database_url: str) -> dict[str, str]:
         "POSTGRES_USER": str(parts.get("user", "postgres")),
         "POSTGRES_PASSWORD": str(parts.get("password", "")),
         "PROCESS_RECORDER_TOPIC": f"{IngestRecorder.__module__}:{IngestRecorder.__qualname__}",
-        "CREATE_TABLE": "y",
+        "CREATE_TABLE": "y" if tabellen else "n",
         "POSTGRES_POOL_SIZE": "4",
         "POSTGRES_LOCK_TIMEOUT": "30",
         # how long a caller waits for a pooled connection (the library's default is 30 s): a
         # database that is away then shows within seconds, not after half a minute of silence
         "POSTGRES_CONNECT_TIMEOUT": "5",
     }
+    if schema is not None:
+        env["POSTGRES_SCHEMA"] = schema
     return env
 
 
 class Gebeurtenissen(Application[UUID]):
-    """All domain events of jeugdstroom, in tables `jeugdstroom_events` and `jeugdstroom_tracking`."""
+    """All domain events of jeugdstroom, in tables `jeugdstroom_events` and `jeugdstroom_tracking`.
+
+    With a `schema` (a partition's) everything lives in that schema: the library qualifies
+    its own tables with it, and every connection of the pool gets it as its search_path, so
+    the views, rejections and audit, written with plain table names, land there too. The
+    libpq `options` of the URL reach every connection as well. `alleen_lezen`: a read
+    replica, on which nothing is created (the primary's services create it)."""
 
     name = APPLICATION_NAME
+    # the default schema, as the library's runners construct it (from an env, past __init__)
+    _schema: str | None = None
+    _alleen_lezen = False
+    _opties = ""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, schema: str | None = None, *,
+                 alleen_lezen: bool = False) -> None:
+        self._schema, self._alleen_lezen = schema, alleen_lezen
+        opties = [str(conninfo_to_dict(database_url).get("options") or ""),
+                  f"-c search_path={schema}" if schema else ""]
+        self._opties = " ".join(o for o in opties if o)
         bij_gelijktijdige_start(lambda: super(Gebeurtenissen, self).__init__(
-            env=library_env(database_url)))
+            env=library_env(database_url, schema, tabellen=not alleen_lezen)))
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
+        factory = super().construct_factory(env)
+        datastore = cast(PostgresFactory, factory).datastore
+        if self._opties:
+            # before the pool opens (the recorders' CREATE TABLE opens it): every connection
+            kwargs = cast(dict[str, Any], datastore.pool.kwargs)  # the library passes a dict
+            datastore.pool.kwargs = {**kwargs, "options": self._opties}
+        if self._schema is not None and not self._alleen_lezen:
+            with datastore.transaction(commit=True) as curs:
+                curs.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(self._schema)))
+        return factory
 
     def construct_recorder(self) -> IngestRecorder:
         recorder = self.factory.process_recorder()

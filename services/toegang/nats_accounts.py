@@ -4,7 +4,9 @@ Who may do what, enforced by the server:
 
 - `gemeente-<code>`, one per gemeente backoffice: publish only `ijw.<code>.>`.
 - `ingest`: manage the stream IJW and consume it through the durable pull consumer `ingest`;
-  read single messages of the stream (`jeugdstroom rejected replay`).
+  read single messages of the stream (`jeugdstroom rejected replay`). With partitions
+  (README, Partitions) one `ingest-<partition>` each instead: create the stream IJW and read
+  its state, and all of the above on the partition's own stream `IJW_<PARTITION>`.
 - `projector`: publish `jeugdstroom.counts.>` and `jeugdstroom.costs.>`, own the KV buckets
   `jeugdstroom-counts` and `jeugdstroom-costs`, and see the stream's and the ingest consumer's
   state (`jeugdstroom status`), never its messages.
@@ -48,6 +50,7 @@ from pathlib import Path
 import bcrypt
 
 from projections.regio import Regio
+from services.partities import ingest_stream
 
 # The names services/nats.py, services/settings.py and services/updates.py use.
 STREAM = "IJW"
@@ -103,12 +106,19 @@ def gemeente_gebruiker(code: str, naam: str = "") -> NatsGebruiker:
         publish=(f"ijw.{code}.>",), subscribe=(_inbox(gebruiker),))
 
 
-def ingest_gebruiker(stream: str = STREAM, durable: str = INGEST_DURABLE) -> NatsGebruiker:
+def ingest_gebruiker(stream: str = STREAM, durable: str = INGEST_DURABLE,
+                     partitie: str | None = None) -> NatsGebruiker:
     api = "$JS.API"
+    naam = INGEST if partitie is None else f"{INGEST}-{partitie}"
+    # a partition's ingest creates the iJw stream too (it sources from it) and counts what it
+    # holds on the partition's subjects (`ingest --until-caught-up`); it consumes its own
+    bron = () if partitie is None else (f"{api}.STREAM.CREATE.{stream}", f"{api}.STREAM.UPDATE.{stream}",
+                                        f"{api}.STREAM.INFO.{stream}")
+    stream = ingest_stream(stream, partitie)
     return NatsGebruiker(
-        INGEST, "ingest", f"jeugdstroom ingest: stream {stream}, durable pull consumer {durable}",
+        naam, "ingest", f"jeugdstroom ingest: stream {stream}, durable pull consumer {durable}",
         publish=(
-            f"{api}.INFO",
+            f"{api}.INFO", *bron,
             f"{api}.STREAM.CREATE.{stream}", f"{api}.STREAM.UPDATE.{stream}",
             f"{api}.STREAM.INFO.{stream}", f"{api}.STREAM.MSG.GET.{stream}",
             f"{api}.DIRECT.GET.{stream}", f"{api}.DIRECT.GET.{stream}.>",
@@ -118,7 +128,7 @@ def ingest_gebruiker(stream: str = STREAM, durable: str = INGEST_DURABLE) -> Nat
             f"{api}.CONSUMER.MSG.NEXT.{stream}.{durable}",
             f"$JS.ACK.{stream}.{durable}.>",
         ),
-        subscribe=(_inbox(INGEST),),
+        subscribe=(_inbox(naam),),
         publish_deny=(*ALLE_UPDATES, "$KV.>"))
 
 
@@ -133,8 +143,9 @@ def _kv_beheren(bucket: str) -> tuple[str, ...]:
 
 
 def projector_gebruiker(stream: str = STREAM, durable: str = INGEST_DURABLE,
-                        buckets: Sequence[str] = BUCKETS) -> NatsGebruiker:
+                        buckets: Sequence[str] = BUCKETS, partities: Sequence[str] = ()) -> NatsGebruiker:
     api = "$JS.API"
+    streams = [ingest_stream(stream, p) for p in partities] or [stream]
     return NatsGebruiker(
         PROJECTOR, "projector",
         f"jeugdstroom projector: publishes {' and '.join(ALLE_UPDATES)}, "
@@ -143,7 +154,8 @@ def projector_gebruiker(stream: str = STREAM, durable: str = INGEST_DURABLE,
             *ALLE_UPDATES, f"{api}.INFO",
             *(recht for bucket in buckets for recht in _kv_beheren(bucket)),
             # the state of ingest for `jeugdstroom status`, not the messages
-            f"{api}.STREAM.INFO.{stream}", f"{api}.CONSUMER.INFO.{stream}.{durable}",
+            *(recht for s in streams
+              for recht in (f"{api}.STREAM.INFO.{s}", f"{api}.CONSUMER.INFO.{s}.{durable}")),
         ),
         subscribe=(_inbox(PROJECTOR),),
         publish_deny=("ijw.>",))
@@ -168,10 +180,12 @@ def gemeenten_van(regios: Iterable[Regio]) -> dict[str, str]:
 
 def gebruikers(gemeenten: Mapping[str, str], subscribers: Sequence[str] = (), *,
                stream: str = STREAM, durable: str = INGEST_DURABLE,
-               buckets: Sequence[str] = BUCKETS) -> list[NatsGebruiker]:
-    """All users: one per gemeente (code -> name), ingest, projector and the subscribers."""
+               buckets: Sequence[str] = BUCKETS, partities: Sequence[str] = ()) -> list[NatsGebruiker]:
+    """All users: one per gemeente (code -> name), ingest (one per partition), projector and
+    the subscribers."""
     lijst = [gemeente_gebruiker(code, naam) for code, naam in sorted(gemeenten.items())]
-    lijst += [ingest_gebruiker(stream, durable), projector_gebruiker(stream, durable, buckets)]
+    lijst += [ingest_gebruiker(stream, durable, p) for p in partities] or [ingest_gebruiker(stream, durable)]
+    lijst += [projector_gebruiker(stream, durable, buckets, partities)]
     lijst += [subscriber_gebruiker(naam, buckets) for naam in subscribers]
     namen = [g.naam for g in lijst]
     dubbel = sorted({n for n in namen if namen.count(n) > 1})
@@ -309,7 +323,7 @@ class Uitvoer:
 def schrijf_nats_config(doel: Path, gemeenten: Mapping[str, str], *,
                         subscribers: Sequence[str] = (), opties: ServerOpties | None = None,
                         server: str | None = None, kosten: int = BCRYPT_KOSTEN,
-                        overschrijf: bool = False) -> Uitvoer:
+                        overschrijf: bool = False, partities: Sequence[str] = ()) -> Uitvoer:
     """Write `nats-server.conf` (mode 0640) and `credentials/<user>.env` (mode 0600) into `doel`.
 
     New random passwords each time: refuses to replace earlier output unless `overschrijf`
@@ -317,7 +331,7 @@ def schrijf_nats_config(doel: Path, gemeenten: Mapping[str, str], *,
     (default: from `opties.listen`, tls:// when TLS is on).
     """
     opties = opties or ServerOpties()
-    lijst = gebruikers(gemeenten, subscribers)
+    lijst = gebruikers(gemeenten, subscribers, partities=partities)
     config_pad = doel / "nats-server.conf"
     map_ = doel / "credentials"
     if not overschrijf and (config_pad.exists() or (map_.exists() and any(map_.iterdir()))):

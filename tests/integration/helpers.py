@@ -38,10 +38,10 @@ async def publish(settings: Settings, berichten: list[tuple[str, bytes, str | No
         await nc.close()
 
 
-async def last_seq(settings: Settings) -> int:
+async def last_seq(settings: Settings, stream: str | None = None) -> int:
     nc = await nats.connect(settings.nats_url)
     try:
-        info = await nc.jetstream().stream_info(settings.stream)
+        info = await nc.jetstream().stream_info(stream or settings.stream)
         return int(info.state.last_seq)
     finally:
         await nc.close()
@@ -57,17 +57,26 @@ async def ingest_until_caught_up(settings: Settings, timeout: float = 60) -> Nat
     return await bootstrap.ingest_until_caught_up(settings, servers_of(settings), timeout=timeout)
 
 
+def verbind(settings: Settings) -> psycopg.Connection:
+    """A connection to the test database, in the schema of the settings' partition if any."""
+    schema = settings.database_schema
+    assert settings.database_url
+    if schema is None:
+        return psycopg.connect(settings.database_url)
+    return psycopg.connect(settings.database_url, options=f"-c search_path={schema}")
+
+
 def event_topics(settings: Settings) -> Counter[str]:
-    with psycopg.connect(settings.database_url) as conn:
+    with verbind(settings) as conn:
         rows = conn.execute("SELECT topic FROM jeugdstroom_events").fetchall()
     return Counter(topic.split(":", 1)[1] for (topic,) in rows)
 
 
 def tracking_position(settings: Settings) -> int:
-    with psycopg.connect(settings.database_url) as conn:
+    with verbind(settings) as conn:
         row = conn.execute(
             "SELECT notification_id FROM jeugdstroom_tracking WHERE application_name = %s",
-            (f"nats:{settings.stream}",),
+            (f"nats:{settings.ingest_stream}",),
         ).fetchone()
     return int(row[0]) if row else 0
 

@@ -23,7 +23,7 @@ def test_bench_prints_all_figures_and_a_stable_json_document(tmp_path):
     for figure in ("ingest end to end", "rebuild", "query historic", "query live", "peak RSS",
                    "(a) raw COPY", "(b) save() per message", "(b) library per-event runner",
                    "(c) plain SQL", "growth: ingest", "growth: rebuild", "first after a change",
-                   "money historic", "money live", "SQL gedeclareerd"):
+                   "money historic", "money live", "SQL gedeclareerd", "1 / 2 partitions"):
         assert figure in result.stdout
     document = json.loads((tmp_path / "bench.json").read_text())
     assert document["schema_version"] == 2 and document["targets"]["ingest_records_per_s"] == 20_000
@@ -41,5 +41,9 @@ def test_bench_prints_all_figures_and_a_stable_json_document(tmp_path):
     # the bench's traffic is conformant (iJw 3.2 from 2021): the rules pass measures the rules
     assert run["ingest_rules_findings"] == run["ingest_rules_messages_with_findings"] == 0
     assert "findings stored with rules on" in result.stdout
+    # one partition against two, on the same stream of two regions
+    assert run["partitions_ijw_records"] > 0
+    assert run["partitions_1_records_per_s"] > 0 and run["partitions_2_records_per_s"] > 0
+    assert run["partitions_1_cpu_us_per_message"] > 0 and run["partitions_2_cpu_us_per_message"] > 0
     # and it leaves nothing running behind
     assert EmbeddedRuntime(tmp_path / "state" / "bench" / "servers").endpoints() is None

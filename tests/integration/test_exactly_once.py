@@ -1,8 +1,10 @@
-"""Exactly once: SIGKILL the ingest process in the middle of a stream, restart it, count."""
+"""Exactly once: SIGKILL the ingest process in the middle of a stream, restart it, count;
+with and without partitions (then the stream carries another partition's traffic too)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
@@ -14,19 +16,30 @@ from datetime import date, timedelta
 import psycopg
 import pytest
 
+from services.nats import verwijder_stream
 from tests.ijw_factory import Toewijzing, bsn, jw301
-from tests.integration.helpers import event_topics, kinderen, leeft, publish, tracking_position
+from tests.integration.helpers import (
+    event_topics,
+    kinderen,
+    leeft,
+    publish,
+    tracking_position,
+    verbind,
+)
 
 pytestmark = pytest.mark.integration
 
 MESSAGES = 3000
+# Zuid-Limburg in partition zuid, Een 10 voor de Jeugd (Eindhoven, 0772) in partition brabant
+PARTITIONS = {"zuid": ["zuid-limburg"], "brabant": ["een-10-voor-de-jeugd"]}
 
 
-def _stream(rng: random.Random, bsns: list[str]) -> list[tuple[str, bytes, str]]:
-    """A few thousand JW301s of Maastricht and Heerlen: one new toewijzing each."""
+def _stream(rng: random.Random, bsns: list[str], andere: bool = False) -> list[tuple[str, bytes, str]]:
+    """A few thousand JW301s of Maastricht and Heerlen: one new toewijzing each; `andere`:
+    every third message is one of Eindhoven's (another partition) besides them."""
     berichten = []
-    for i in range(MESSAGES):
-        gemeente = "0935" if i % 2 else "0917"
+    for i in range(MESSAGES * 3 // 2 if andere else MESSAGES):
+        gemeente = "0772" if andere and i % 3 == 2 else "0935" if i % 2 else "0917"
         bsns.append(bsn(rng))
         start = date(2025, 1, 1) + timedelta(days=rng.randint(0, 600))
         toewijzing = Toewijzing(str(100000 + i), "45", "45A12", start,
@@ -40,8 +53,11 @@ def _stream(rng: random.Random, bsns: list[str]) -> list[tuple[str, bytes, str]]
 
 
 def _ingest_process(settings, log) -> subprocess.Popen:
+    partitie = {"JEUGDSTROOM_PARTITIONS": json.dumps(settings.partitions),
+                "JEUGDSTROOM_PARTITION": settings.partition} if settings.partition else {}
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("JEUGDSTROOM_PARTITION")},
+        **partitie,
         "JEUGDSTROOM_NATS_URL": settings.nats_url,
         "JEUGDSTROOM_DATABASE_URL": settings.database_url,
         "JEUGDSTROOM_PSEUDONYM_KEY": settings.pseudonym_key.get_secret_value(),
@@ -65,9 +81,22 @@ def _wait_for_position(settings, target: int, process: subprocess.Popen, timeout
     raise AssertionError(f"ingest did not reach {target} within {timeout}s")
 
 
-def test_sigkill_in_the_middle_loses_nothing_and_doubles_nothing(settings, tmp_path):
+@pytest.fixture(params=[None, "zuid"], ids=["one-partition", "partition-zuid"])
+def partitie_settings(request, settings):
+    """The settings of an ingest of the whole stream, or of partition zuid only."""
+    if request.param is None:
+        yield settings
+        return
+    gedeeld = settings.model_copy(update={"partitions": PARTITIONS, "partition": request.param})
+    asyncio.run(verwijder_stream(settings.nats_url, gedeeld.ingest_stream))
+    yield gedeeld
+    asyncio.run(verwijder_stream(settings.nats_url, gedeeld.ingest_stream))
+
+
+def test_sigkill_in_the_middle_loses_nothing_and_doubles_nothing(partitie_settings, tmp_path):
+    settings = partitie_settings
     bsns: list[str] = []
-    asyncio.run(publish(settings, _stream(random.Random(7), bsns)))
+    asyncio.run(publish(settings, _stream(random.Random(7), bsns, andere=settings.partition is not None)))
     log = (tmp_path / "ingest.log").open("w")
 
     first = _ingest_process(settings, log)
@@ -106,7 +135,7 @@ def test_sigkill_in_the_middle_loses_nothing_and_doubles_nothing(settings, tmp_p
     topics = event_topics(settings)
     assert topics == {"Toewijzing.Geregistreerd": MESSAGES, "Toewijzing.VersieOntvangen": MESSAGES}
     assert tracking_position(settings) == MESSAGES
-    with psycopg.connect(settings.database_url) as conn:
+    with verbind(settings) as conn:
         per_toewijzing = conn.execute(
             "SELECT count(*) FROM jeugdstroom_events GROUP BY originator_id HAVING count(*) <> 2"
         ).fetchall()

@@ -27,6 +27,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 from nats.js.errors import NoKeysError
 
 from projections.regio import laad_regios
+from services.nats import ensure_stream, ingest_consumer, partitie_berichten
+from services.settings import Settings
 from services.toegang.nats_accounts import (
     BUCKET,
     GELD_BUCKET,
@@ -45,6 +47,7 @@ from services.toegang.nats_accounts import (
 pytestmark = pytest.mark.integration
 
 MAASTRICHT, HEERLEN = "0935", "0917"
+PARTITIES = {"zuid": ["zuid-limburg"], "brabant": ["een-10-voor-de-jeugd"]}
 ABONNEE = "subscriber-dashboard"
 KV_SLEUTEL = "zuid-limburg.ambulant.alle"
 
@@ -91,8 +94,34 @@ def configuratie(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
     return uitvoer.config, wachtwoorden, poort
 
 
+@pytest.fixture(scope="module")
+def partitie_configuratie(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], int]:
+    """The generated configuration for two partitions: one ingest user each."""
+    doel = tmp_path_factory.mktemp("nats-config-partities")
+    poort = _vrije_poort()
+    regios = laad_regios()
+    uitvoer = schrijf_nats_config(
+        doel, gemeenten_van([regios["zuid-limburg"], regios["een-10-voor-de-jeugd"]]),
+        opties=ServerOpties(listen=f"127.0.0.1:{poort}", store_dir=str(doel / "jetstream"),
+                            tls=None),
+        kosten=4, partities=list(PARTITIES))
+    wachtwoorden = {naam: next(r for r in pad.read_text().splitlines()
+                               if r.startswith("NATS_PASSWORD=")).split("=", 1)[1]
+                    for naam, pad in uitvoer.credentials.items()}
+    return uitvoer.config, wachtwoorden, poort
+
+
 @pytest.fixture
 def server(configuratie, tmp_path) -> Iterator[Server]:
+    yield from _server(configuratie, tmp_path)
+
+
+@pytest.fixture
+def partitie_server(partitie_configuratie, tmp_path) -> Iterator[Server]:
+    yield from _server(partitie_configuratie, tmp_path)
+
+
+def _server(configuratie: tuple[Path, dict[str, str], int], tmp_path: Path) -> Iterator[Server]:
     config, wachtwoorden, poort = configuratie
     shutil.rmtree(config.parent / "jetstream", ignore_errors=True)  # every test: an empty server
     log = tmp_path / "nats.log"
@@ -304,6 +333,43 @@ def test_ingest_creates_and_pulls_the_durable_consumer_and_reads_single_messages
         assert await aantal_berichten(ingest) == 3
         await maastricht.nc.close()
         await ingest.nc.close()
+
+    run(scenario())
+
+
+def test_a_partitions_ingest_makes_its_stream_and_consumes_that_only(partitie_server):
+    settings = Settings(partitions=PARTITIES, partition="zuid")
+    onderwerpen = [f"ijw.{HEERLEN}.>", f"ijw.{MAASTRICHT}.>"]
+
+    async def scenario():
+        ingest = await verbind(partitie_server, f"{INGEST}-zuid")
+        js = ingest.nc.jetstream()
+        await ensure_stream(js, settings, onderwerpen)  # IJW, and IJW_ZUID sourced from it
+        maastricht = await verbind(partitie_server, gemeente(MAASTRICHT))
+        await maastricht.nc.jetstream().publish(f"ijw.{MAASTRICHT}.jw301", b"<m/>", stream=STREAM)
+        eindhoven = await verbind(partitie_server, gemeente("0772"))
+        await eindhoven.nc.jetstream().publish("ijw.0772.jw301", b"<e/>", stream=STREAM)
+        assert await partitie_berichten(js, STREAM, onderwerpen) == 1
+        deadline = asyncio.get_running_loop().time() + 10
+        while (await js.stream_info("IJW_ZUID")).state.messages < 1:
+            assert asyncio.get_running_loop().time() < deadline, "NATS copied nothing into IJW_ZUID"
+            await asyncio.sleep(0.05)
+        pull = await js.pull_subscribe("ijw.>", durable=INGEST_DURABLE, stream="IJW_ZUID",
+                                       config=ingest_consumer(settings))
+        [bericht] = await pull.fetch(1, timeout=5)
+        await bericht.ack_sync()
+        assert bericht.data == b"<m/>"
+        assert (await js.get_msg("IJW_ZUID", 1)).data == b"<m/>"  # `rejected replay`
+
+        # not IJW's own messages, not the other partition's stream
+        for stream in (STREAM, "IJW_BRABANT"):
+            with pytest.raises(NatsTimeout):
+                await js.add_consumer(stream, ConsumerConfig(durable_name=INGEST_DURABLE), timeout=1)
+            await ingest.geweigerd("publish", f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{INGEST_DURABLE}")
+        await ingest.nc.publish(f"$JS.API.STREAM.MSG.GET.{STREAM}", b"{}")
+        await ingest.geweigerd("publish", f"$JS.API.STREAM.MSG.GET.{STREAM}")
+        for verbinding in (maastricht, eindhoven, ingest):
+            await verbinding.nc.close()
 
     run(scenario())
 
