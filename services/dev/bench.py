@@ -52,7 +52,7 @@ from projections.flow import Telling
 from projections.geld import Kostentelling
 from projections.geldvragen import Geldvragen
 from projections.postgres import PostgresFlowView
-from projections.regio import SHIPPED, Regio, laad_regios
+from projections.regio import SHIPPED, Regio, laad_regios, regio_id
 from projections.vragen import Leeskant
 from services import bootstrap
 from services.dev.simulator import SimulatieProfiel, simuleer, zuid_limburg_profiel
@@ -246,11 +246,11 @@ def _verkeer(state_dir: Path, events: int) -> tuple[list[Path], list[Path]]:
                                       for s in basis.segmenten])
     map_ = state_dir / "bench" / f"traffic-{jaren}y-{keer}x"
     mappen, bestanden = [], []
-    for i, (regio_id, gemeenten) in enumerate([("zuid-limburg", list(basis.gemeenten)),
-                                               *andere[:nodig - 1]]):
-        out = map_ / regio_id
+    for i, (naam, gemeenten) in enumerate([("zuid-limburg", list(basis.gemeenten)),
+                                           *andere[:nodig - 1]]):
+        out = map_ / naam
         if i:
-            bestanden.append(_regiobestand(map_ / f"{regio_id}.toml", regio_id, gemeenten))
+            bestanden.append(_regiobestand(map_ / f"{naam}.toml", naam, gemeenten))
         mappen.append(_simuleer_regio(out, replace(basis, gemeenten=gemeenten), i, jaren))
     return mappen, bestanden
 
@@ -276,15 +276,16 @@ def _andere_regios() -> list[tuple[str, list[str]]]:
     for gemeente in register.actueel().values():
         if register.gemeente(gemeente.code, date(2021, 1, 1)) is not None:  # not merged since
             per_regio.setdefault(gemeente.jeugdzorgregio, []).append(gemeente.code)
-    return [(re.sub(r"[^a-z0-9]+", "-", naam.lower()).strip("-"), sorted(codes))
+    return [(regio_id(naam), sorted(codes))
             for naam, codes in sorted(per_regio.items()) if not bezet & set(codes)]
 
 
-def _regiobestand(pad: Path, regio_id: str, gemeenten: list[str]) -> Path:
-    """Zuid-Limburg's region file (segments, tariffs, parameters) for another region's gemeenten."""
+def _regiobestand(pad: Path, naam: str, gemeenten: list[str]) -> Path:
+    """Zuid-Limburg's region file (segments, tariffs, parameters) for another region's
+    gemeenten, under the region id `naam`."""
     tekst = (SHIPPED / "zuid-limburg.toml").read_text(encoding="utf-8")
-    tekst = tekst.replace('id = "zuid-limburg"', f'id = "{regio_id}"', 1)
-    tekst = tekst.replace('naam = "Zuid-Limburg"', f'naam = "bench {regio_id}"', 1)
+    tekst = tekst.replace('id = "zuid-limburg"', f'id = "{naam}"', 1)
+    tekst = tekst.replace('naam = "Zuid-Limburg"', f'naam = "bench {naam}"', 1)
     tekst = re.sub(r"(?m)^uitgesloten_gemeenten = .*\n", "", tekst)  # Zuid-Limburg's own
     blok = re.search(r"\[gemeenten\]\n(?:\"\d{4}\" = .*\n)+", tekst)
     assert blok is not None  # the shipped file lists its gemeenten
