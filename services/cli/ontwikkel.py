@@ -202,7 +202,8 @@ TARGETS = {"ingest_records_per_s": 20_000, "rebuild_records_per_s": 100_000,
 def bench(
     sizes: Annotated[list[int] | None, typer.Option(
         "--sizes", help="approximate number of stored events per run (repeat the option); "
-        "default 25000, 100000 and 400000 (about 10 minutes)")] = None,
+        "default 25000, 100000 and 400000 (half an hour or more; 100000 alone took 10 "
+        "minutes here)")] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="write the figures here")] = None,
     baseline_events: Annotated[int, typer.Option(
         help="events in the straightforward-path sample (b)")] = 20_000,
