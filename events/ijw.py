@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from lxml import etree
 
@@ -366,6 +366,75 @@ def kinderen(element: etree._Element, index: Index) -> Kinderen:
     return gevonden
 
 
+# One element of a class as a flat dict: local name -> value for each child in its `Spec`,
+# "Samengesteld/Kind" -> value for the children it reads of a composite, True for any other
+# child (its presence is all a reader asks); "" holds the element itself (for a path). A value
+# is the stripped text (None when empty), a `date` when it reads as one. The parser reads a
+# repeated class (a Prestatie) this way and the rules (events/kwaliteit.py) read the same dict
+# again: on the 2-core target, building it twice cost more than the rules themselves.
+Velden = dict[str, Any]
+# child -> None (its value is read) or {grandchild read: its key "Child/Grandchild"}
+Spec = dict[str, dict[str, str] | None]
+
+
+def spec(**kinderen: tuple[str, ...] | None) -> Spec:
+    return {naam: None if kleinen is None else {k: f"{naam}/{k}" for k in kleinen}
+            for naam, kleinen in kinderen.items()}
+
+
+def waarde(tekst: str | None) -> str | date | None:
+    """A stripped text as a flat reader reads it (see `Velden`)."""
+    if tekst is not None and len(tekst) == 10 and tekst[4] == "-" and tekst[7] == "-":
+        try:
+            return date.fromisoformat(tekst)
+        except ValueError:  # the parser rejects such a message; here it is no date
+            return None
+    return tekst
+
+
+def lees_velden(el: etree._Element, lees: Spec, index: Index) -> Velden:
+    """`el` as a flat dict of the children `lees` names, from the child index."""
+    elementen, teksten = index.get(el) or kinderen(el, index)
+    gelezen: Velden = dict.fromkeys(elementen, True)
+    gelezen[""] = el
+    for naam, kleinen in lees.items():
+        kind = elementen.get(naam)
+        if kind is None:
+            continue
+        if kleinen is None:
+            gelezen[naam] = waarde(teksten[naam])
+            continue
+        kleinkinderen = index.get(kind) or kinderen(kind, index)
+        for kleinnaam, sleutel in kleinen.items():
+            if kleinnaam in kleinkinderen[0]:
+                gelezen[sleutel] = waarde(kleinkinderen[1][kleinnaam])
+    return gelezen
+
+
+_PERIODE = ("Begindatum", "Einddatum")
+_TOTAAL = ("TotaalBedrag", "DebetCredit")
+_PRODUCTCODE = ("Categorie", "Code")
+# What the parser and the rules (events/kwaliteit.py) read of each class they both read.
+HEADER = spec(Afzender=None, Ontvanger=None, BerichtVersie=None, BerichtSubversie=None,
+              BerichtIdentificatie=("Identificatie", "Dagtekening"),
+              DeclaratieIdentificatie=("Identificatie", "Dagtekening"))
+PRODUCT: dict[str, Spec] = {  # ToegewezenProduct, StartProduct, StopProduct
+    "jw301": spec(ToewijzingNummer=None, Toewijzingsdatum=None, Toewijzingstijd=None,
+                  Ingangsdatum=None, Einddatum=None, RedenWijziging=None, Product=_PRODUCTCODE,
+                  Omvang=("Eenheid", "Frequentie"), Budget=None),
+    "jw305": spec(ToewijzingNummer=None, Product=_PRODUCTCODE, ToewijzingIngangsdatum=None,
+                  Begindatum=None, StatusAanlevering=None),
+    "jw307": spec(ToewijzingNummer=None, Product=_PRODUCTCODE, ToewijzingIngangsdatum=None,
+                  Begindatum=None, Einddatum=None, RedenBeeindiging=None, StatusAanlevering=None),
+}
+DECLARATIE = spec(DeclaratieNummer=None, DeclaratieDagtekening=None, DeclaratiePeriode=_PERIODE,
+                  TotaalIngediendBedrag=_TOTAAL, TotaalToegekendBedrag=_TOTAAL)  # and its antwoord
+PRESTATIE = spec(ProductReferentie=("ReferentieNummer", "VorigReferentieNummer"),
+                 ToewijzingNummer=None, ProductCategorie=None, ProductCode=None,
+                 ProductPeriode=_PERIODE, GeleverdVolume=None, Eenheid=None, ProductTarief=None,
+                 IngediendBedrag=("Bedrag", "DebetCredit"))
+
+
 class _Lezer:
     """Reads typed fields from one document and collects problems instead of stopping at one."""
 
@@ -373,6 +442,7 @@ class _Lezer:
         self.document = document
         self.problemen: list[Probleem] = []
         self.kinderen: Index = {}  # shared with the rules (events/kwaliteit.py)
+        self.velden: dict[etree._Element, Velden] = {}  # the flat reads, shared with the rules
 
     def pad(self, element: etree._Element) -> str:
         return _leesbaar_pad(self.document.getpath(element))
@@ -460,6 +530,75 @@ class _Lezer:
             return None
         return Bsn(waarde)
 
+    # The flat readers: the value of `sleutel` in `v` (see `Velden`) as the reader of the same
+    # name reads it from the element, which they fall back to for anything but a plain value
+    # (an empty text, a date-shaped text, an invalid one), so problems read the same.
+
+    def plat(self, element: etree._Element, lees: Spec) -> Velden:
+        """`element` read flat once, kept for the rules."""
+        gelezen = self.velden.get(element)
+        if gelezen is None:
+            gelezen = self.velden[element] = lees_velden(element, lees, self.kinderen)
+        return gelezen
+
+    def plat_tekst(self, v: Velden, sleutel: str, *, verplicht: bool = True) -> str | None:
+        w = v.get(sleutel)
+        if w.__class__ is str:
+            return w
+        if sleutel not in v and not verplicht:
+            return None
+        return self.tekst(v[""], sleutel, verplicht=verplicht)
+
+    def plat_datum(self, v: Velden, sleutel: str, *, verplicht: bool = True) -> date | None:
+        w = v.get(sleutel)
+        if w.__class__ is date:
+            return w
+        if sleutel not in v and not verplicht:
+            return None
+        return self.datum(v[""], sleutel, verplicht=verplicht)
+
+    def plat_geheel(self, v: Velden, sleutel: str, *, verplicht: bool = True) -> int | None:
+        w = v.get(sleutel)
+        if w.__class__ is str and _CIJFERS.fullmatch(w):
+            return int(w)
+        if sleutel not in v and not verplicht:
+            return None
+        return self.geheel(v[""], sleutel, verplicht=verplicht)
+
+    def plat_nummer(self, v: Velden, sleutel: str, *, verplicht: bool = True) -> str | None:
+        w = v.get(sleutel)
+        if w.__class__ is str and _NUMMER.fullmatch(w):
+            return str(int(w))
+        if sleutel not in v and not verplicht:
+            return None
+        return self.nummer(v[""], sleutel, verplicht=verplicht)
+
+    def plat_tijd(self, v: Velden, sleutel: str) -> time | None:
+        w = v.get(sleutel)
+        if w.__class__ is str:
+            try:
+                return time.fromisoformat(w)
+            except ValueError:
+                pass
+        return self.tijd(v[""], sleutel)
+
+    def plat_bedrag(self, v: Velden, samengesteld: str, bedrag: str = "Bedrag") -> int | None:
+        cent = v.get(f"{samengesteld}/{bedrag}")
+        teken = v.get(f"{samengesteld}/DebetCredit")
+        if cent.__class__ is str and teken in ("D", "C") and _CIJFERS.fullmatch(cent):
+            return int(cent) if teken == "D" else -int(cent)
+        if samengesteld not in v:
+            return None
+        return self.bedrag(v[""], samengesteld, bedrag)
+
+    def plat_product(self, v: Velden) -> Product | None:
+        categorie, code = v.get("Product/Categorie"), v.get("Product/Code")
+        if categorie.__class__ is str and (code.__class__ is str or "Product/Code" not in v):
+            return Product(categorie, code)
+        if "Product" not in v:
+            return None
+        return self.product(v[""])
+
     def periode_volgorde(self, element: etree._Element, begin: date | None, eind: date | None,
                          begin_naam: str, eind_naam: str) -> None:
         if begin and eind and eind < begin:
@@ -522,10 +661,11 @@ def _kop(lezer: _Lezer, root: etree._Element, bericht: str) -> BerichtKop | None
     if header is None:
         lezer.probleem(lezer.pad(root) + "/Header", "required element is missing")
         return None
-    afzender = lezer.tekst(header, "Afzender")
-    ontvanger = lezer.tekst(header, "Ontvanger")
-    identificatie = lezer.tekst(header, "BerichtIdentificatie/Identificatie")
-    dagtekening = lezer.datum(header, "BerichtIdentificatie/Dagtekening")
+    v = lezer.plat(header, HEADER)
+    afzender = lezer.plat_tekst(v, "Afzender")
+    ontvanger = lezer.plat_tekst(v, "Ontvanger")
+    identificatie = lezer.plat_tekst(v, "BerichtIdentificatie/Identificatie")
+    dagtekening = lezer.plat_datum(v, "BerichtIdentificatie/Dagtekening")
     if None in (afzender, ontvanger, identificatie, dagtekening):
         return None
     return BerichtKop(bericht, afzender, ontvanger, identificatie, dagtekening)  # type: ignore[arg-type]
@@ -570,13 +710,14 @@ def _jw301(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Toewijzingbe
     bsn = lezer.bsn(client)
     producten = []
     for element in client.iterfind(_pad("ToegewezenProducten/ToegewezenProduct")):
-        nummer = lezer.nummer(element, "ToewijzingNummer")
-        toewijzingsdatum = lezer.datum(element, "Toewijzingsdatum")
-        toewijzingstijd = lezer.tijd(element, "Toewijzingstijd")
-        ingang = lezer.datum(element, "Ingangsdatum")
-        eind = lezer.datum(element, "Einddatum", verplicht=False)
+        v = lezer.plat(element, PRODUCT["jw301"])
+        nummer = lezer.plat_nummer(v, "ToewijzingNummer")
+        toewijzingsdatum = lezer.plat_datum(v, "Toewijzingsdatum")
+        toewijzingstijd = lezer.plat_tijd(v, "Toewijzingstijd")
+        ingang = lezer.plat_datum(v, "Ingangsdatum")
+        eind = lezer.plat_datum(v, "Einddatum", verplicht=False)
         lezer.periode_volgorde(element, ingang, eind, "Ingangsdatum", "Einddatum")
-        omvang_element = lezer.element(element, "Omvang")
+        omvang_element = lezer.element(element, "Omvang") if "Omvang" in v else None
         omvang = None
         if omvang_element is not None:
             volume = lezer.geheel(omvang_element, "Volume")
@@ -589,14 +730,14 @@ def _jw301(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Toewijzingbe
         producten.append(
             ToegewezenProduct(
                 toewijzingnummer=nummer,
-                product=lezer.product(element),
+                product=lezer.plat_product(v),
                 toewijzingsdatum=toewijzingsdatum,
                 toewijzingstijd=toewijzingstijd,
                 ingangsdatum=ingang,
                 einddatum=eind,
-                reden_wijziging=lezer.tekst(element, "RedenWijziging", verplicht=False),
+                reden_wijziging=lezer.plat_tekst(v, "RedenWijziging", verplicht=False),
                 omvang=omvang,
-                budget=lezer.geheel(element, "Budget", verplicht=False),
+                budget=lezer.plat_geheel(v, "Budget", verplicht=False),
             )
         )
     if bsn is None:
@@ -604,14 +745,14 @@ def _jw301(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Toewijzingbe
     return Toewijzingbericht(kop, bsn, tuple(producten))
 
 
-def _start_stop_nummer(lezer: _Lezer, element: etree._Element) -> str | None:
-    nummer = lezer.nummer(element, "ToewijzingNummer", verplicht=False)
-    if nummer is None and lezer.element(element, "ToewijzingNummer") is None:
+def _start_stop_nummer(lezer: _Lezer, v: Velden) -> str | None:
+    if "ToewijzingNummer" not in v:
         lezer.probleem(
-            f"{lezer.pad(element)}/ToewijzingNummer",
+            f"{lezer.pad(v[''])}/ToewijzingNummer",
             "missing: jeugdstroom links start and stop of care to a toewijzing by its number",
         )
-    return nummer
+        return None
+    return lezer.plat_nummer(v, "ToewijzingNummer", verplicht=False)
 
 
 def _jw305(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Startbericht | None:
@@ -622,13 +763,14 @@ def _jw305(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Startbericht
     bsn = lezer.bsn(client)
     producten = []
     for element in client.iterfind(_pad("StartProducten/StartProduct")):
-        nummer = _start_stop_nummer(lezer, element)
-        begin = lezer.datum(element, "Begindatum")
-        status = lezer.tekst(element, "StatusAanlevering")
-        ingang = lezer.datum(element, "ToewijzingIngangsdatum", verplicht=False)
+        v = lezer.plat(element, PRODUCT["jw305"])
+        nummer = _start_stop_nummer(lezer, v)
+        begin = lezer.plat_datum(v, "Begindatum")
+        status = lezer.plat_tekst(v, "StatusAanlevering")
+        ingang = lezer.plat_datum(v, "ToewijzingIngangsdatum", verplicht=False)
         if nummer is None or begin is None or status is None:
             continue
-        producten.append(StartProduct(nummer, lezer.product(element), ingang, begin, status))
+        producten.append(StartProduct(nummer, lezer.plat_product(v), ingang, begin, status))
     if bsn is None:
         return None
     return Startbericht(kop, bsn, tuple(producten))
@@ -642,17 +784,18 @@ def _jw307(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Stopbericht 
     bsn = lezer.bsn(client)
     producten = []
     for element in client.iterfind(_pad("StopProducten/StopProduct")):
-        nummer = _start_stop_nummer(lezer, element)
-        begin = lezer.datum(element, "Begindatum")
-        eind = lezer.datum(element, "Einddatum")
+        v = lezer.plat(element, PRODUCT["jw307"])
+        nummer = _start_stop_nummer(lezer, v)
+        begin = lezer.plat_datum(v, "Begindatum")
+        eind = lezer.plat_datum(v, "Einddatum")
         lezer.periode_volgorde(element, begin, eind, "Begindatum", "Einddatum")
-        reden = lezer.tekst(element, "RedenBeeindiging")
-        status = lezer.tekst(element, "StatusAanlevering")
-        ingang = lezer.datum(element, "ToewijzingIngangsdatum", verplicht=False)
+        reden = lezer.plat_tekst(v, "RedenBeeindiging")
+        status = lezer.plat_tekst(v, "StatusAanlevering")
+        ingang = lezer.plat_datum(v, "ToewijzingIngangsdatum", verplicht=False)
         if None in (nummer, begin, eind, reden, status):
             continue
         producten.append(
-            StopProduct(nummer, lezer.product(element), ingang, begin, eind, reden, status)  # type: ignore[arg-type]
+            StopProduct(nummer, lezer.plat_product(v), ingang, begin, eind, reden, status)  # type: ignore[arg-type]
         )
     if bsn is None:
         return None
@@ -666,23 +809,24 @@ def _prestaties(lezer: _Lezer, clienten: etree._Element | None) -> list[Prestati
     for client in clienten.iterfind(_pad("Client")):
         bsn = lezer.bsn(client)
         for element in client.iterfind(_pad("Prestaties/Prestatie")):
-            referentie = lezer.tekst(element, "ProductReferentie/ReferentieNummer")
-            vorig = lezer.tekst(element, "ProductReferentie/VorigReferentieNummer", verplicht=False)
-            nummer = lezer.nummer(element, "ToewijzingNummer")
-            categorie = lezer.tekst(element, "ProductCategorie")
-            code = lezer.tekst(element, "ProductCode", verplicht=False)
-            begin = lezer.datum(element, "ProductPeriode/Begindatum")
-            eind = lezer.datum(element, "ProductPeriode/Einddatum")
+            v = lezer.plat(element, PRESTATIE)  # a declaration has many: one walk over each
+            referentie = lezer.plat_tekst(v, "ProductReferentie/ReferentieNummer")
+            vorig = lezer.plat_tekst(v, "ProductReferentie/VorigReferentieNummer", verplicht=False)
+            nummer = lezer.plat_nummer(v, "ToewijzingNummer")
+            categorie = lezer.plat_tekst(v, "ProductCategorie")
+            code = lezer.plat_tekst(v, "ProductCode", verplicht=False)
+            begin = lezer.plat_datum(v, "ProductPeriode/Begindatum")
+            eind = lezer.plat_datum(v, "ProductPeriode/Einddatum")
             lezer.periode_volgorde(element, begin, eind, "ProductPeriode/Begindatum",
                                    "ProductPeriode/Einddatum")
-            volume = lezer.geheel(element, "GeleverdVolume")
-            eenheid = lezer.tekst(element, "Eenheid")
-            tarief = lezer.geheel(element, "ProductTarief", verplicht=False)
-            bedrag = lezer.bedrag(element, "IngediendBedrag")
+            volume = lezer.plat_geheel(v, "GeleverdVolume")
+            eenheid = lezer.plat_tekst(v, "Eenheid")
+            tarief = lezer.plat_geheel(v, "ProductTarief", verplicht=False)
+            bedrag = lezer.plat_bedrag(v, "IngediendBedrag")
             retourcodes = tuple(
                 (code_element.text or "").strip()
                 for code_element in element.iterfind(_pad("RetourCodes/RetourCode"))
-            )
+            ) if "RetourCodes" in v else ()
             if bsn is None or None in (referentie, nummer, categorie, begin, eind, volume,
                                        eenheid, bedrag):
                 continue
@@ -710,12 +854,13 @@ def _jw323(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Declaratiebe
     if declaratie is None:
         lezer.probleem("Bericht/Declaratie", "required element is missing")
         return None
-    nummer = lezer.tekst(declaratie, "DeclaratieNummer")
-    begin = lezer.datum(declaratie, "DeclaratiePeriode/Begindatum")
-    eind = lezer.datum(declaratie, "DeclaratiePeriode/Einddatum")
+    v = lezer.plat(declaratie, DECLARATIE)
+    nummer = lezer.plat_tekst(v, "DeclaratieNummer")
+    begin = lezer.plat_datum(v, "DeclaratiePeriode/Begindatum")
+    eind = lezer.plat_datum(v, "DeclaratiePeriode/Einddatum")
     lezer.periode_volgorde(declaratie, begin, eind, "DeclaratiePeriode/Begindatum",
                            "DeclaratiePeriode/Einddatum")
-    totaal = lezer.bedrag(declaratie, "TotaalIngediendBedrag", "TotaalBedrag")
+    totaal = lezer.plat_bedrag(v, "TotaalIngediendBedrag", "TotaalBedrag")
     prestaties = _prestaties(lezer, lezer.element(declaratie, "Clienten"))
     if None in (nummer, begin, eind, totaal):
         return None
@@ -725,8 +870,9 @@ def _jw323(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Declaratiebe
 def _jw325(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Antwoordbericht | None:
     header = lezer.element(root, "Header")
     assert header is not None  # _kop checked it
-    identificatie = lezer.tekst(header, "DeclaratieIdentificatie/Identificatie")
-    dagtekening = lezer.datum(header, "DeclaratieIdentificatie/Dagtekening")
+    v = lezer.plat(header, HEADER)
+    identificatie = lezer.plat_tekst(v, "DeclaratieIdentificatie/Identificatie")
+    dagtekening = lezer.plat_datum(v, "DeclaratieIdentificatie/Dagtekening")
     retourcodes = tuple(
         (element.text or "").strip() for element in header.iterfind(_pad("RetourCodes/RetourCode"))
     )
@@ -734,9 +880,10 @@ def _jw325(lezer: _Lezer, root: etree._Element, kop: BerichtKop) -> Antwoordberi
     nummer = ingediend = toegekend = None
     prestaties: list[Prestatie] = []
     if antwoord is not None:
-        nummer = lezer.tekst(antwoord, "DeclaratieNummer", verplicht=False)
-        ingediend = lezer.bedrag(antwoord, "TotaalIngediendBedrag", "TotaalBedrag")
-        toegekend = lezer.bedrag(antwoord, "TotaalToegekendBedrag", "TotaalBedrag")
+        v = lezer.plat(antwoord, DECLARATIE)
+        nummer = lezer.plat_tekst(v, "DeclaratieNummer", verplicht=False)
+        ingediend = lezer.plat_bedrag(v, "TotaalIngediendBedrag", "TotaalBedrag")
+        toegekend = lezer.plat_bedrag(v, "TotaalToegekendBedrag", "TotaalBedrag")
         prestaties = _prestaties(lezer, lezer.element(antwoord, "Clienten"))
     if identificatie is None or dagtekening is None:
         return None
@@ -846,7 +993,7 @@ def lees_bericht(
     if bevindingen is not None:
         from events.kwaliteit import controleer  # kwaliteit imports this module
 
-        bevindingen.extend(controleer(root, bericht, lezer.kinderen, gelezen=True))
+        bevindingen.extend(controleer(root, bericht, lezer.kinderen, lezer.velden, gelezen=True))
     return result
 
 

@@ -25,11 +25,23 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from lxml import etree
 
-from events.ijw import Index, elfproef, kinderen
+from events.ijw import (
+    DECLARATIE,
+    HEADER,
+    PRESTATIE,
+    PRODUCT,
+    Index,
+    Spec,
+    Velden,
+    elfproef,
+    kinderen,
+    lees_velden,
+    spec,
+    waarde,
+)
 
 _BERICHTEN = ("jw301", "jw305", "jw307", "jw323", "jw325")
 _NA_2020 = date(2020, 12, 31)
@@ -54,54 +66,11 @@ class Bevinding:
 
 # -- reading ----------------------------------------------------------------------------------
 
-# One element of a class as a flat dict: local name -> value for each child the rules read,
-# "Samengesteld/Kind" -> value for the children they read of a composite, True for any other
-# child (its presence is all a rule asks); "" holds the element itself (for a finding's path).
-# A value is the stripped text (None when empty), a `date` when it reads as one. Only what the
-# rules read is converted, and they read plain dicts: on the 2-core target a method call or
-# conversion per element cost more than the rules themselves.
-Velden = dict[str, Any]
-# child -> None (its value is read) or {grandchild read: its key "Child/Grandchild"}
-Spec = dict[str, dict[str, str] | None]
-
-
-def _spec(**kinderen: tuple[str, ...] | None) -> Spec:
-    return {naam: None if kleinen is None else {k: f"{naam}/{k}" for k in kleinen}
-            for naam, kleinen in kinderen.items()}
-
-
-def _waarde(tekst: str | None) -> str | date | None:
-    """A stripped text as the rules read it (see `Velden`)."""
-    if tekst is not None and len(tekst) == 10 and tekst[4] == "-" and tekst[7] == "-":
-        try:
-            return date.fromisoformat(tekst)
-        except ValueError:  # the parser rejects such a message; here it is no date
-            return None
-    return tekst
-
-
-# The children and their texts come from the parser's index (events/ijw.py `kinderen`), which
-# has walked most of the elements the rules read and read their texts already: reusing it
-# saves walking them again (a third of the rules' time on simulated traffic) and reading each
-# text twice.
-
-
-def _velden(el: etree._Element, spec: Spec, index: Index) -> Velden:
-    elementen, teksten = index.get(el) or kinderen(el, index)
-    velden: Velden = dict.fromkeys(elementen, True)
-    velden[""] = el
-    for naam, kleinen in spec.items():
-        kind = elementen.get(naam)
-        if kind is None:
-            continue
-        if kleinen is None:
-            velden[naam] = _waarde(teksten[naam])
-            continue
-        kleinkinderen = index.get(kind) or kinderen(kind, index)
-        for kleinnaam, sleutel in kleinen.items():
-            if kleinnaam in kleinkinderen[0]:
-                velden[sleutel] = _waarde(kleinkinderen[1][kleinnaam])
-    return velden
+# The rules read each class flat (events/ijw.py `Velden`): a plain dict of the fields they use,
+# as on the 2-core target a method call or conversion per element cost more than the rules
+# themselves. The children and their texts come from the parser's index (`kinderen`), which has
+# walked most of the elements the rules read and read their texts already, and a class the
+# parser read flat itself (header, products, declaration, prestaties) is not read again.
 
 
 def _kinderen(el: etree._Element, index: Index, ouder: str, tag: str) -> list[etree._Element]:
@@ -120,28 +89,10 @@ def _pad(velden: Velden, sleutel: str | None = None) -> str:
 
 _DATUM = ("Datum", "DatumGebruik")
 _PERIODE = ("Begindatum", "Einddatum")
-_HEADER = _spec(BerichtVersie=None, BerichtSubversie=None, BerichtIdentificatie=("Dagtekening",),
-                DeclaratieIdentificatie=("Dagtekening",))
-_PERSOON = _spec(Bsn=None, Nummer=None, Geboortedatum=_DATUM, Naam=("NaamGebruik", "Partnernaam"),
+_PERSOON = spec(Bsn=None, Nummer=None, Geboortedatum=_DATUM, Naam=("NaamGebruik", "Partnernaam"),
                  Communicatie=("Vorm", "Taal"))
-_START_STOP_CLIENT = _spec(Bsn=None, Geboortedatum=_DATUM)  # JW305, JW307
-_CONTACT = _spec(Soort=None, Adres=("Huis", "Postcode", "LandCode"), Periode=_PERIODE)
-_PRODUCT: dict[str, Spec] = {
-    "jw301": _spec(ToewijzingNummer=None, Toewijzingsdatum=None, Ingangsdatum=None,
-                   Einddatum=None, RedenWijziging=None, Product=("Categorie", "Code"),
-                   Omvang=("Eenheid", "Frequentie")),
-    "jw305": _spec(ToewijzingNummer=None, Product=("Categorie", "Code"), Begindatum=None,
-                   StatusAanlevering=None),
-    "jw307": _spec(ToewijzingNummer=None, Product=("Categorie", "Code"), Begindatum=None,
-                   Einddatum=None, RedenBeeindiging=None, StatusAanlevering=None),
-}
-_TOTAAL = ("TotaalBedrag", "DebetCredit")
-_DECLARATIE = _spec(DeclaratieNummer=None, DeclaratieDagtekening=None, DeclaratiePeriode=_PERIODE,
-                    TotaalIngediendBedrag=_TOTAAL, TotaalToegekendBedrag=_TOTAAL)
-_PRESTATIE = _spec(ProductReferentie=("ReferentieNummer", "VorigReferentieNummer"),
-                   ToewijzingNummer=None, ProductCategorie=None, ProductCode=None,
-                   ProductPeriode=_PERIODE, GeleverdVolume=None, Eenheid=None,
-                   IngediendBedrag=("Bedrag", "DebetCredit"))
+_START_STOP_CLIENT = spec(Bsn=None, Geboortedatum=_DATUM)  # JW305, JW307
+_CONTACT = spec(Soort=None, Adres=("Huis", "Postcode", "LandCode"), Periode=_PERIODE)
 _PRODUCTEN = {"jw301": ("ToegewezenProducten", "ToegewezenProduct"),
               "jw305": ("StartProducten", "StartProduct"), "jw307": ("StopProducten", "StopProduct")}
 
@@ -160,18 +111,21 @@ class _Lezing:
         "header",
         "index",
         "personen",
+        "plat",
         "prestaties",
         "producten",
         "relaties",
         "retourcodes",
     )
 
-    def __init__(self, root: etree._Element, bericht: str, index: Index | None = None) -> None:
+    def __init__(self, root: etree._Element, bericht: str, index: Index | None = None,
+                 plat: dict[etree._Element, Velden] | None = None) -> None:
         ns = root.tag.rpartition("}")[0] + "}"
         self.bericht = bericht
         self.index: Index = {} if index is None else index
+        self.plat = plat or {}
         header = kinderen(root, self.index)[0].get("Header")
-        self.header: Velden = (_velden(header, _HEADER, self.index) if header is not None
+        self.header: Velden = (self._lees(header, HEADER) if header is not None
                                else {"": root})
         dagtekening = self.header.get("BerichtIdentificatie/Dagtekening")
         self.dagtekening: date | None = dagtekening if isinstance(dagtekening, date) else None
@@ -195,36 +149,40 @@ class _Lezing:
             if declaratie is not None:
                 self._declaratie(declaratie, ns)
 
+    def _lees(self, el: etree._Element, lees: Spec) -> Velden:
+        """`el` read flat: as the parser read it, if it did."""
+        gelezen = self.plat.get(el)
+        return lees_velden(el, lees, self.index) if gelezen is None else gelezen
+
     def _client(self, el: etree._Element, ns: str) -> None:
-        self.client = _velden(el, _PERSOON if self.bericht == "jw301" else _START_STOP_CLIENT,
-                              self.index)
+        self.client = self._lees(el, _PERSOON if self.bericht == "jw301" else _START_STOP_CLIENT)
         self.clienten = [self.client]
         self.personen.append((self.client, True))
         if self.bericht == "jw301":
-            self.client_contacten = [_velden(c, _CONTACT, self.index) for c in
+            self.client_contacten = [self._lees(c, _CONTACT) for c in
                                      _kinderen(el, self.index, "Contactgegevens", ns + "Contact")]
             self.contacten = list(self.client_contacten)
             for relatie in _kinderen(el, self.index, "Relaties", ns + "Relatie"):
-                velden = _velden(relatie, _PERSOON, self.index)
+                velden = self._lees(relatie, _PERSOON)
                 self.relaties.append(velden)
                 self.personen.append((velden, False))
-                self.contacten.extend(_velden(c, _CONTACT, self.index)
+                self.contacten.extend(self._lees(c, _CONTACT)
                                       for c in relatie.iterchildren(ns + "Contact"))
         ouder, naam = _PRODUCTEN[self.bericht]
-        spec = _PRODUCT[self.bericht]
-        self.producten = [_velden(p, spec, self.index)
+        lees = PRODUCT[self.bericht]
+        self.producten = [self._lees(p, lees)
                           for p in _kinderen(el, self.index, ouder, ns + naam)]
 
     def _declaratie(self, el: etree._Element, ns: str) -> None:
-        self.declaratie = _velden(el, _DECLARATIE, self.index)
+        self.declaratie = self._lees(el, DECLARATIE)
         self.retourcodes = [(r.text or "").strip()
                             for r in _kinderen(el, self.index, "RetourCodes", ns + "RetourCode")]
         for i, client in enumerate(_kinderen(el, self.index, "Clienten", ns + "Client")):
             # only its Bsn is read (TR101, CS002), so not the presence of its other children
             bsn = (self.index.get(client) or kinderen(client, self.index))[1].get("Bsn")
-            self.clienten.append({"": client, "Bsn": _waarde(bsn)})
+            self.clienten.append({"": client, "Bsn": waarde(bsn)})
             for p in _kinderen(client, self.index, "Prestaties", ns + "Prestatie"):
-                self.prestaties.append((i, _velden(p, _PRESTATIE, self.index)))
+                self.prestaties.append((i, self._lees(p, PRESTATIE)))
 
 
 Regel = Callable[[_Lezing, list[Bevinding]], None]  # adds its findings to the list
@@ -936,16 +894,18 @@ _NA_DE_PARSER: dict[str, tuple[Regel, ...]] = {
 }
 
 
-def controleer(root: etree._Element, bericht: str, index: Index | None = None, *,
+def controleer(root: etree._Element, bericht: str, index: Index | None = None,
+               plat: dict[etree._Element, Velden] | None = None, *,
                gelezen: bool = False) -> list[Bevinding]:
     """Every finding of the single-message iJw rules on one parsed message (`bericht` is its
     lower-case type, e.g. 'jw301'); an empty list when the message meets them all. `index`:
-    the parser's child index of this tree, when it has one (it is added to, never changed).
+    the parser's child index of this tree, when it has one (it is added to, never changed);
+    `plat`: the elements the parser read flat (events/ijw.py `Velden`), not read again.
     `gelezen`: lees_bericht accepted the message, so the rules it enforces are skipped."""
     regels = (_NA_DE_PARSER if gelezen else _PER_BERICHT).get(bericht)
     if not regels:
         return []
-    lezing = _Lezing(root, bericht, index)
+    lezing = _Lezing(root, bericht, index, plat)
     bevindingen: list[Bevinding] = []
     for regel in regels:
         regel(lezing, bevindingen)
