@@ -10,7 +10,9 @@ from lxml import etree
 
 from events.ijw import Afgewezen, bericht_type, lees_bericht
 from events.kwaliteit import DOOR_DE_PARSER, REGELS, Bevinding, controleer
+from services.dev.simulator import BREEKBAAR, simuleer
 from tests.conftest import EXAMPLE_SECRETS, SHARED, example
+from tests.unit.test_simulator import JAREN, KLEIN
 
 Wijziging = Callable[[etree._Element], None]
 
@@ -264,3 +266,20 @@ def test_restrictions_are_left_to_the_xsd(naam, schemas):
     _el(root, "Header/BerichtIdentificatie/Dagtekening").text = "2026-04-01"
     _el(root, "Header/BerichtCode").text = "999"
     assert not schema.validate(root.getroottree())
+
+
+def test_the_rules_find_the_same_on_the_parsers_flat_reads(tmp_path, register, schemas):
+    """lees_bericht hands the rules the classes it read flat; they must find exactly what the
+    rules find reading the message themselves, on traffic that breaks every rule it can."""
+    simuleer(KLEIN, JAREN, seed=3, out=tmp_path, breek_aandeel=1.0)
+    gevonden: set[str] = set()
+    for path in sorted(tmp_path.iterdir()):
+        data, bevindingen = path.read_bytes(), []
+        try:
+            gelezen = lees_bericht(data, register, schemas, bevindingen=bevindingen)
+        except Afgewezen:
+            continue
+        zelf = controleer(etree.fromstring(data), gelezen.kop.bericht, gelezen=True)
+        assert bevindingen == zelf, path.name
+        gevonden.update(b.regel for b in bevindingen)
+    assert frozenset().union(*BREEKBAAR.values()) <= gevonden
