@@ -369,9 +369,9 @@ def kinderen(element: etree._Element, index: Index) -> Kinderen:
 # One element of a class as a flat dict: local name -> value for each child in its `Spec`,
 # "Samengesteld/Kind" -> value for the children it reads of a composite, True for any other
 # child (its presence is all a reader asks); "" holds the element itself (for a path). A value
-# is the stripped text (None when empty), a `date` when it reads as one. The parser reads a
-# repeated class (a Prestatie) this way and the rules (events/kwaliteit.py) read the same dict
-# again: on the 2-core target, building it twice cost more than the rules themselves.
+# is the stripped text (None when empty), a `date` when it reads as one. The parser reads the
+# classes it shares with the rules (events/kwaliteit.py) this way and the rules take its dicts:
+# each read and converted once (the rules reading them again was most of the rules' cost).
 Velden = dict[str, Any]
 # child -> None (its value is read) or {grandchild read: its key "Child/Grandchild"}
 Spec = dict[str, dict[str, str] | None]
