@@ -216,6 +216,10 @@ class IngestRecorder(PostgresProcessRecorder):
         self.sql_create_statements.append(Composed([_STREAM_TABLE]))
         self.sql_create_statements.append(Composed([_AFWIJZING_EERDER_TABLE]))
         self.sql_create_statements.extend(Composed([tabel]) for tabel in _BEVINDING_TABLES)
+        if self.datastore.schema != "public":
+            # a partition's own channel: the library names it after the table alone, so an
+            # insert in one partition woke the projectors of all partitions of the database
+            self.channel_name = f"{self.datastore.schema}_{self.channel_name}"
         # the library's statement, but over four plain arrays instead of one array of
         # composite rows, sent in binary (%b): psycopg adapts composites and escapes bytea
         # text in Python, which cost more than PostgreSQL's own work on an ingest batch

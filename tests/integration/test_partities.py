@@ -8,13 +8,16 @@ import json
 import random
 from datetime import date, timedelta
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from psycopg.sql import SQL, Identifier
 from typer.testing import CliRunner
 
 from services import bootstrap
 from services.cli import app
 from services.nats import verwijder_stream
+from services.partities import schema as partitie_schema
 from tests.ijw_factory import Toewijzing, bsn, jw301
 from tests.integration.helpers import (
     cli_env,
@@ -171,3 +174,24 @@ def test_status_counts_the_messages_no_partition_ingests(settings, partities):
     assert result.exit_code == 0, result.output
     assert "IJW_ZUID" in result.output and "ijw.0363.jw301" in result.output
     assert "in no partition" in result.output
+
+
+def test_an_insert_in_one_partition_wakes_only_its_own_projector(settings, partities):
+    """Each partition's events notify on a channel of its own: the library names the channel
+    after the table alone, which is the same in every partition's schema."""
+    stores = {naam: bootstrap.event_store(s.database_url or "", partitie_schema(naam))
+              for naam, s in partities.items()}
+    try:
+        kanalen = {naam: store.ingest_recorder.channel_name for naam, store in stores.items()}
+    finally:
+        for store in stores.values():
+            store.close()
+    assert len(set(kanalen.values())) == 2
+    with psycopg.connect(settings.database_url, autocommit=True) as luister:
+        for kanaal in kanalen.values():
+            luister.execute(SQL("LISTEN {0}").format(Identifier(kanaal)))
+        asyncio.run(publish(settings, [b for b in _verkeer()[:40] if b[0] in (
+            "ijw.0935.jw301", "ijw.0917.jw301")]))  # Zuid-Limburg's traffic only
+        asyncio.run(ingest_until_caught_up(partities["zuid"]))
+        gehoord = {n.channel for n in luister.notifies(timeout=1.0)}
+    assert gehoord == {kanalen["zuid"]}
