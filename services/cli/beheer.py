@@ -49,6 +49,7 @@ from services.nats import (
     publiceer,
     stream_identiteit,
 )
+from services.opstart import na_opstart
 from services.partities import PartitieFout, buiten_partities, ingest_stream, schema, verdeel
 from services.projector.updates import asyncapi_json
 from services.runtime import EmbeddedRuntime, free_port, port_free
@@ -138,6 +139,7 @@ def ingest(
     settings = _settings()
     _logs(settings, json_logs)
     servers = _endpoints(settings)
+    na_opstart()
     try:
         if until_caught_up:
             _ingest_until_caught_up(settings, servers, nieuwe_stream=accept_new_stream)
@@ -319,6 +321,7 @@ def project(
     except (RegioConfigError, bootstrap.ConfigurationError) as error:
         raise _fail(str(error)) from None
     live = bootstrap.live_updates(settings, projector, _endpoints(settings).nats_url)
+    na_opstart()
     database = Uitval("the event store (PostgreSQL)", settings.outage_limit_seconds,
                       logging.getLogger("jeugdstroom.projector"))
     gemeten = [0.0]

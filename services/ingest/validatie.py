@@ -26,6 +26,7 @@ from typing import NamedTuple
 from events.gemeenten import GemeenteRegister
 from events.ijw import Afgewezen, Bericht, Probleem, XsdSchemas, lees_bericht
 from events.kwaliteit import Bevinding
+from services.opstart import na_opstart
 
 log = logging.getLogger("jeugdstroom.ingest")
 
@@ -144,6 +145,7 @@ def _start_lezer(lezer: BerichtLezer, ouder: int | None = None) -> None:
     if ouder is not None:
         _sterf_met_ouder(ouder)
     _lezer_van_dit_proces = lezer
+    na_opstart()
 
 
 def _lees_in_lezer(berichten: Sequence[StreamBericht]) -> list[Gelezen | Afgewezen]:
