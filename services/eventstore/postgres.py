@@ -389,9 +389,11 @@ def library_env(database_url: str, schema: str | None = None, *,
     return env
 
 
-# stored events `Gebeurtenissen.laad` keeps decoded (about 1 KB each): the toewijzingen a
-# region's ingest touches again within weeks, within the 500 MB an ingest process may use
-GELEZEN_EVENTS = 100_000
+# stored events `Gebeurtenissen.laad` keeps decoded: enough for what ingest touches again
+# within weeks (a JW305 after its JW301, a JW325 after its JW323) in a partition of a dozen
+# regions; 0.5 KB a toewijzing version, 7 KB a declaration of 13 lines (tracemalloc), so at
+# most ~100 MB of the 500 an ingest process may use
+GELEZEN_EVENTS = 30_000
 
 
 class Gebeurtenissen(Application[UUID]):
