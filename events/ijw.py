@@ -11,6 +11,7 @@ cannot end up in a repr, a log line or a reason; ingest replaces it by a pseudon
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,6 +48,24 @@ T = TypeVar("T")
 # -- values ---------------------------------------------------------------------------------
 
 
+_VELDWAARDEN: dict[type, Callable[[object], tuple[object, ...]]] = {}
+
+
+def _veldwaarden(cls: type) -> Callable[[object], tuple[object, ...]]:
+    """The field values of a `_Waarde` subclass's object, read in C (operator.attrgetter)."""
+    gevonden = _VELDWAARDEN.get(cls)
+    if gevonden is None:
+        gevonden = _VELDWAARDEN[cls] = _ophaler(cls.__dict__["__slots__"])
+    return gevonden
+
+
+def _ophaler(velden: tuple[str, ...]) -> Callable[[object], tuple[object, ...]]:
+    if len(velden) == 1:
+        haal = operator.attrgetter(velden[0])
+        return lambda waarde: (haal(waarde),)
+    return operator.attrgetter(*velden)
+
+
 class _Waarde:
     """Base of the parsed values: pickled as their field values, because ingest validates in
     worker processes and unpickling a frozen slotted dataclass the default way (a
@@ -55,8 +74,7 @@ class _Waarde:
     __slots__ = ()
 
     def __reduce__(self) -> tuple[type, tuple[object, ...]]:
-        velden: tuple[str, ...] = self.__slots__  # each subclass names its own fields
-        return (type(self), tuple(getattr(self, naam) for naam in velden))
+        return (type(self), _veldwaarden(type(self))(self))
 
 
 @dataclass(frozen=True, slots=True)
