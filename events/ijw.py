@@ -366,6 +366,9 @@ Kinderen = tuple[dict[str, etree._Element], dict[str, str | None]]
 Index = dict[etree._Element, Kinderen]
 
 
+_LOKALE_NAAM: dict[object, str] = {}  # qualified tag -> local name: the iJw messages have ~200
+
+
 def kinderen(element: etree._Element, index: Index) -> Kinderen:
     """The children of `element` by local name and their texts, from `index` or read into it."""
     gevonden = index.get(element)
@@ -374,12 +377,17 @@ def kinderen(element: etree._Element, index: Index) -> Kinderen:
         teksten: dict[str, str | None] = {}
         for kind in element:  # a plain walk: a tag filter costs more to set up than the children
             tag = kind.tag
-            if isinstance(tag, str):  # an element, no comment or processing instruction
+            naam = _LOKALE_NAAM.get(tag)
+            if naam is None:
+                if not isinstance(tag, str):  # a comment or processing instruction
+                    continue
                 naam = tag.rpartition("}")[2]
-                if naam not in elementen:
-                    elementen[naam] = kind
-                    tekst = kind.text
-                    teksten[naam] = (tekst.strip() or None) if tekst else None
+                if len(_LOKALE_NAAM) < 4096:  # bounded: without XSDs any tag can come in
+                    _LOKALE_NAAM[tag] = naam
+            if naam not in elementen:
+                elementen[naam] = kind
+                tekst = kind.text
+                teksten[naam] = (tekst.strip() or None) if tekst else None
         gevonden = index[element] = (elementen, teksten)
     return gevonden
 
