@@ -30,18 +30,25 @@ class OrjsonTranscoder(JSONTranscoder):
         return orjson.dumps(obj, default=self._encode_obj, option=_OPTIES)
 
     def decode(self, data: bytes) -> Any:
-        return self._herstel(orjson.loads(data))
+        # in a list, so that a `_type_` object at the top is revived like any other
+        return self._herstel([orjson.loads(data)])[0]
 
     def _herstel(self, waarde: Any) -> Any:
         """What json's `object_hook` does while parsing, done after it: every `_type_` object,
         the innermost first, becomes its value again. In place, as orjson's result is ours:
-        lists and plain objects are not copied."""
-        if type(waarde) is dict:
-            for sleutel, deel in waarde.items():
-                if type(deel) is dict or type(deel) is list:
-                    waarde[sleutel] = self._herstel(deel)
-            return self._decode_obj(waarde) if len(waarde) == 2 else waarde
-        for i, deel in enumerate(waarde):
-            if type(deel) is dict or type(deel) is list:
-                waarde[i] = self._herstel(deel)
+        plain objects and lists are not copied, and a date's object costs no call of its own."""
+        namen = self.names
+        for plek, deel in waarde.items() if type(waarde) is dict else enumerate(waarde):
+            if type(deel) is dict:
+                if len(deel) == 2 and "_type_" in deel and "_data_" in deel:
+                    if type(deel["_data_"]) is dict or type(deel["_data_"]) is list:
+                        self._herstel(deel)  # its `_data_` first, itself perhaps a `_type_` object
+                    transcoding = namen.get(deel["_type_"])
+                    # an unknown name: the library's own error
+                    waarde[plek] = (transcoding.decode(deel["_data_"]) if transcoding
+                                    else self._decode_obj(deel))
+                else:
+                    self._herstel(deel)
+            elif type(deel) is list:
+                self._herstel(deel)
         return waarde

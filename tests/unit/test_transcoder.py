@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import types
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
 import pytest
 from eventsourcing.domain import Aggregate, DomainEvent
-from eventsourcing.persistence import JSONTranscoder, Mapper, Transcoder
+from eventsourcing.persistence import JSONTranscoder, Mapper, Transcoder, Transcoding
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,10 +26,12 @@ from tests.unit.test_domain import Bron
 from tests.unit.test_simulator import JAREN, KLEIN
 
 
-def _transcoder(cls: type[JSONTranscoder]) -> Transcoder:
+def _transcoder(cls: type[JSONTranscoder], *extra: Transcoding) -> Transcoder:
     transcoder = cls()
     # the application's own registrations, without its database
     object.__new__(Gebeurtenissen).register_transcodings(transcoder)
+    for transcoding in extra:
+        transcoder.register(transcoding)
     return transcoder
 
 
@@ -91,19 +94,40 @@ def test_tuples_come_back_as_the_library_returns_them(events):
     assert tuple(terug.regels) == ingediend.regels
 
 
+@dataclass(frozen=True)
+class Omhulsel:
+    """A value whose transcoding gives another transcoded value: `_type_` objects nested directly."""
+
+    waarde: Any
+
+
+class OmhulselAlsWaarde(Transcoding):
+    type = Omhulsel
+    name = "omhulsel"
+
+    def encode(self, obj: Omhulsel) -> Any:
+        return obj.waarde
+
+    def decode(self, data: Any) -> Omhulsel:
+        return Omhulsel(data)
+
+
 _WAARDEN = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text() | st.dates()
     | st.datetimes() | st.decimals(allow_nan=False, allow_infinity=False),
-    lambda binnen: st.lists(binnen) | st.tuples(binnen, binnen) | st.dictionaries(st.text(), binnen),
+    lambda binnen: (st.lists(binnen) | st.tuples(binnen, binnen) | st.dictionaries(st.text(), binnen)
+                    | st.builds(Omhulsel, binnen)),
     max_leaves=20)
+OUD_MET_OMHULSEL = _transcoder(JSONTranscoder, OmhulselAlsWaarde())
+NIEUW_MET_OMHULSEL = _transcoder(OrjsonTranscoder, OmhulselAlsWaarde())
 
 
 @given(st.dictionaries(st.text(), _WAARDEN))
 def test_any_text_number_date_and_nesting_as_the_library_writes_it(inhoud):
-    """Control characters, quotes, non-ASCII text, 64-bit numbers: byte for byte."""
-    geschreven = NIEUW.transcoder.encode(inhoud)
-    assert geschreven == OUD.transcoder.encode(inhoud)
-    assert repr(NIEUW.transcoder.decode(geschreven)) == repr(OUD.transcoder.decode(geschreven))
+    """Control characters, quotes, non-ASCII text, 64-bit numbers, nesting: byte for byte."""
+    geschreven = NIEUW_MET_OMHULSEL.encode(inhoud)
+    assert geschreven == OUD_MET_OMHULSEL.encode(inhoud)
+    assert repr(NIEUW_MET_OMHULSEL.decode(geschreven)) == repr(OUD_MET_OMHULSEL.decode(geschreven))
 
 
 def _typen(hint: Any) -> set[Any]:
