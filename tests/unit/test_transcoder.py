@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 import pytest
 from eventsourcing.domain import Aggregate, DomainEvent
 from eventsourcing.persistence import JSONTranscoder, Mapper, Transcoder, Transcoding
+from eventsourcing.utils import resolve_topic
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,7 +20,7 @@ from events.ijw import Afgewezen, lees_bericht
 from events.pseudonym import Pseudonimiseerder
 from events.verwerking import verwerk
 from services.dev.simulator import simuleer
-from services.eventstore.postgres import Gebeurtenissen
+from services.eventstore.postgres import Gebeurtenissen, library_env
 from services.eventstore.transcoder import OrjsonTranscoder
 from tests.conftest import EXAMPLES, INGESTED_EXAMPLES
 from tests.unit.test_domain import Bron
@@ -147,3 +148,7 @@ def test_no_event_attribute_is_a_type_orjson_writes_itself():
             if naam in ("originator_id", "originator_version") or get_origin(hint) is ClassVar:
                 continue  # the mapper stores these in columns of their own, or not at all
             assert _typen(hint) <= als_de_library, f"{cls.__qualname__}.{naam}: {hint}"
+
+
+def test_the_event_store_writes_with_it():
+    assert resolve_topic(library_env("postgresql:///jeugdstroom")["TRANSCODER_TOPIC"]) is OrjsonTranscoder
