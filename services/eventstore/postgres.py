@@ -44,6 +44,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from events.domain import Declaratieregel
+from services.eventstore.transcoder import OrjsonTranscoder
 
 APPLICATION_NAME = "jeugdstroom"
 
@@ -377,6 +378,9 @@ def library_env(database_url: str, schema: str | None = None, *,
         "POSTGRES_USER": str(parts.get("user", "postgres")),
         "POSTGRES_PASSWORD": str(parts.get("password", "")),
         "PROCESS_RECORDER_TOPIC": f"{IngestRecorder.__module__}:{IngestRecorder.__qualname__}",
+        # the library's JSON, byte for byte, written by orjson: less CPU for every event
+        # ingest stores (services/eventstore/transcoder.py)
+        "TRANSCODER_TOPIC": f"{OrjsonTranscoder.__module__}:{OrjsonTranscoder.__qualname__}",
         "CREATE_TABLE": "y" if tabellen else "n",
         "POSTGRES_POOL_SIZE": "4",
         "POSTGRES_LOCK_TIMEOUT": "30",
