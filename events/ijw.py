@@ -567,37 +567,36 @@ class _Lezer:
             gelezen = self.velden[element] = lees_velden(element, lees, self.kinderen)
         return gelezen
 
+    def _plat_traag(self, v: Velden, sleutel: str, lees: Callable[..., T | None],
+                    verplicht: bool) -> T | None:
+        """What `lees` reads of the element of `v` (absent and optional: None, no problem)."""
+        if sleutel not in v and not verplicht:
+            return None
+        return lees(v[""], sleutel, verplicht=verplicht)
+
     def plat_tekst(self, v: Velden, sleutel: str, *, verplicht: bool = True) -> str | None:
         w = v.get(sleutel)
         if w.__class__ is str:
             return w
-        if sleutel not in v and not verplicht:
-            return None
-        return self.tekst(v[""], sleutel, verplicht=verplicht)
+        return self._plat_traag(v, sleutel, self.tekst, verplicht)
 
     def plat_datum(self, v: Velden, sleutel: str, *, verplicht: bool = True) -> date | None:
         w = v.get(sleutel)
         if w.__class__ is date:
             return w
-        if sleutel not in v and not verplicht:
-            return None
-        return self.datum(v[""], sleutel, verplicht=verplicht)
+        return self._plat_traag(v, sleutel, self.datum, verplicht)
 
     def plat_geheel(self, v: Velden, sleutel: str, *, verplicht: bool = True) -> int | None:
         w = v.get(sleutel)
         if w.__class__ is str and _CIJFERS.fullmatch(w):
             return int(w)
-        if sleutel not in v and not verplicht:
-            return None
-        return self.geheel(v[""], sleutel, verplicht=verplicht)
+        return self._plat_traag(v, sleutel, self.geheel, verplicht)
 
     def plat_nummer(self, v: Velden, sleutel: str, *, verplicht: bool = True) -> str | None:
         w = v.get(sleutel)
         if w.__class__ is str and _NUMMER.fullmatch(w):
             return str(int(w))
-        if sleutel not in v and not verplicht:
-            return None
-        return self.nummer(v[""], sleutel, verplicht=verplicht)
+        return self._plat_traag(v, sleutel, self.nummer, verplicht)
 
     def plat_tijd(self, v: Velden, sleutel: str) -> time | None:
         w = v.get(sleutel)
