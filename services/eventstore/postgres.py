@@ -504,8 +504,7 @@ class Gebeurtenissen(Application[UUID]):
                 self._gelezen_aantal -= len(gelezen.pop(event.originator_id, ()))
                 continue
             self._gelezen_aantal += 1
-        while self._gelezen_aantal > GELEZEN_EVENTS and gelezen:
-            self._gelezen_aantal -= len(gelezen.popitem(last=False)[1])
+        self._begrens()
 
     def laad(self, aggregate_ids: Iterable[UUID]) -> dict[UUID, Aggregate]:
         """Many aggregates in one query: the repository's reconstruction (mapper, then each
@@ -549,9 +548,14 @@ class Gebeurtenissen(Application[UUID]):
                 aggregate = event.mutate(aggregate)
             assert aggregate is not None  # an aggregate has at least its created event
             aggregates[key] = aggregate
-        while self._gelezen_aantal > GELEZEN_EVENTS and len(gelezen) > len(aggregates):
-            self._gelezen_aantal -= len(gelezen.popitem(last=False)[1])
+        self._begrens(blijven=len(aggregates))
         return aggregates
+
+    def _begrens(self, blijven: int = 0) -> None:
+        """Drop the least recently used aggregates' events past `GELEZEN_EVENTS`, but never
+        the last `blijven` (the ones a read just returned)."""
+        while self._gelezen_aantal > GELEZEN_EVENTS and len(self._gelezen) > blijven:
+            self._gelezen_aantal -= len(self._gelezen.popitem(last=False)[1])
 
     def laatst_vastgelegd(self) -> datetime | None:
         """When ingest last committed anything: the newest event's or rejection's time."""
